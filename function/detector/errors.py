@@ -1,0 +1,98 @@
+"""The errors we raise on purpose.
+
+Each carries a machine-readable ``code``; the API handler maps the classes to HTTP
+statuses in one place. Messages are written for the user who will read them and never
+contain a secret, a token or a stack trace.
+"""
+
+from __future__ import annotations
+
+
+class DetectorError(Exception):
+    """Base of every error this package raises on purpose."""
+
+    code = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# --- the request was wrong (4xx) -------------------------------------------------------
+class BadRequestError(DetectorError):
+    """The request is malformed or an option is out of range (400)."""
+
+    code = "bad_request"
+
+
+class InvalidImageError(BadRequestError):
+    """The bytes are not a decodable image of an allowed format (400)."""
+
+    code = "invalid_image"
+
+
+class UnsupportedMediaTypeError(DetectorError):
+    """The body's media type is not one we accept (415)."""
+
+    code = "unsupported_media_type"
+
+
+class PayloadTooLargeError(DetectorError):
+    """The body, or the decoded image, is over a configured limit (413)."""
+
+    code = "too_large"
+
+
+class UnauthorizedError(DetectorError):
+    """No token, or a token that does not verify (401)."""
+
+    code = "unauthorized"
+
+
+class ForbiddenError(DetectorError):
+    """A valid token without the required scope, or a resource we may not touch (403)."""
+
+    code = "forbidden"
+
+
+class NotFoundError(DetectorError):
+    """No such route or object (404)."""
+
+    code = "not_found"
+
+
+# --- the model could not be used ----------------------------------------------------------
+class ModelError(DetectorError):
+    """The model file itself is unusable: not ONNX, or a layout we do not know."""
+
+    code = "model_error"
+
+
+class ArtifactError(ModelError):
+    """A sealed artifact was refused: tampered, truncated, wrong key, unknown version."""
+
+    code = "artifact_error"
+
+
+class KeyAccessError(DetectorError):
+    """The model key could not be obtained (KMS denied, secret missing, ...)."""
+
+    code = "key_access_error"
+
+
+class StorageError(DetectorError):
+    """An S3 call failed (unavailable, access denied, no such object)."""
+
+    code = "storage_error"
+
+
+class ModelUnavailableError(DetectorError):
+    """The model could not be loaded at cold start; the next invocation retries (503)."""
+
+    code = "model_unavailable"
+
+
+class ConfigurationError(DetectorError):
+    """An environment variable holds a value we cannot use (a deployment bug, 500)."""
+
+    code = "configuration_error"

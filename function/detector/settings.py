@@ -1,0 +1,186 @@
+"""Settings: the only place where environment variable names appear.
+
+``Settings.from_env()`` reads them once per cold start; an explicit keyword argument wins
+over the environment (``Settings.from_env(conf=0.5)``), which is how the CLI and the
+tests override single values.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from detector.errors import ConfigurationError
+
+# --- the model ---------------------------------------------------------------------------
+MODEL_URI = "MODEL_URI"  # s3://bucket/key[?versionId=...] or a local path
+MODEL_FAMILY = "MODEL_FAMILY"  # force the family instead of detecting it
+MODEL_NAMES_FILE = "MODEL_NAMES_FILE"  # class names for a plain (unsealed) local model
+MODEL_KEY_SECRET_ID = "MODEL_KEY_SECRET_ID"  # Secrets Manager secret holding the 256-bit key
+MODEL_KEY_PARAMETER = "MODEL_KEY_PARAMETER"  # SSM SecureString holding the key
+MODEL_KEY_B64 = "MODEL_KEY_B64"  # the key itself, base64: local development only
+MODEL_CACHE_DIR = "MODEL_CACHE_DIR"  # where sealed (never plaintext) bytes are cached
+ORT_THREADS = "ORT_THREADS"  # onnxruntime intra-op threads; default: the CPUs we may use
+# --- detection defaults ------------------------------------------------------------------
+CONF_THRESHOLD = "CONF_THRESHOLD"
+IOU_THRESHOLD = "IOU_THRESHOLD"
+MAX_DET = "MAX_DET"
+MAX_IMAGE_BYTES = "MAX_IMAGE_BYTES"
+MAX_IMAGE_PIXELS = "MAX_IMAGE_PIXELS"
+# --- auth --------------------------------------------------------------------------------
+JWT_SECRET_ID = "JWT_SECRET_ID"  # Secrets Manager secret holding the HS256 secret
+JWT_SECRET = "JWT_SECRET"  # the HS256 secret itself: local development only
+JWT_PUBLIC_KEY = "JWT_PUBLIC_KEY"  # PEM public key for RS256/ES256
+JWT_JWKS_URL = "JWT_JWKS_URL"  # JWKS endpoint for RS256/ES256
+JWT_ALGORITHMS = "JWT_ALGORITHMS"  # comma-separated allow-list; default from the key type
+JWT_ISSUER = "JWT_ISSUER"
+JWT_AUDIENCE = "JWT_AUDIENCE"
+JWT_REQUIRED_SCOPE = "JWT_REQUIRED_SCOPE"
+JWT_LEEWAY_SECONDS = "JWT_LEEWAY_SECONDS"
+# --- S3 upload flow ----------------------------------------------------------------------
+INPUT_BUCKETS = "INPUT_BUCKETS"  # comma-separated buckets the API may read images from
+UPLOADS_PREFIX = "UPLOADS_PREFIX"
+RESULTS_BUCKET = "RESULTS_BUCKET"  # default: the bucket the image came from
+RESULTS_PREFIX = "RESULTS_PREFIX"
+ANNOTATED_PREFIX = "ANNOTATED_PREFIX"
+ANNOTATE = "ANNOTATE"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the function reads from its environment, parsed and typed."""
+
+    model_uri: str | None = None
+    model_family: str | None = None
+    model_names_file: Path | None = None
+    model_key_secret_id: str | None = None
+    model_key_parameter: str | None = None
+    # repr=False: the key must never reach a log line through a settings dump.
+    model_key_b64: str | None = field(default=None, repr=False)
+    model_cache_dir: Path = Path("/tmp/detector-cache")  # noqa: S108 - Lambda's only writable dir
+    ort_threads: int | None = None
+
+    conf: float = 0.25
+    iou: float = 0.45
+    max_det: int = 300
+    max_image_bytes: int = 20 * 1024 * 1024
+    max_image_pixels: int = 50_000_000
+
+    jwt_secret_id: str | None = None
+    jwt_secret: str | None = field(default=None, repr=False)
+    jwt_public_key: str | None = None
+    jwt_jwks_url: str | None = None
+    jwt_algorithms: tuple[str, ...] = ()
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_required_scope: str | None = None
+    jwt_leeway_seconds: int = 30
+
+    input_buckets: frozenset[str] = frozenset()
+    uploads_prefix: str = "uploads/"
+    results_bucket: str | None = None
+    results_prefix: str = "detections/"
+    annotated_prefix: str = "annotated/"
+    annotate: bool = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read the environment (``os.environ`` by default); ``overrides`` win over it."""
+        env = os.environ if environ is None else environ
+        settings = cls(
+            model_uri=_text(env, MODEL_URI),
+            model_family=_text(env, MODEL_FAMILY),
+            model_names_file=_path(env, MODEL_NAMES_FILE),
+            model_key_secret_id=_text(env, MODEL_KEY_SECRET_ID),
+            model_key_parameter=_text(env, MODEL_KEY_PARAMETER),
+            model_key_b64=_text(env, MODEL_KEY_B64),
+            model_cache_dir=_path(env, MODEL_CACHE_DIR) or cls.model_cache_dir,
+            ort_threads=_optional_int(env, ORT_THREADS, minimum=1),
+            conf=_float(env, CONF_THRESHOLD, cls.conf),
+            iou=_float(env, IOU_THRESHOLD, cls.iou),
+            max_det=_int(env, MAX_DET, cls.max_det, minimum=1),
+            max_image_bytes=_int(env, MAX_IMAGE_BYTES, cls.max_image_bytes, minimum=1),
+            max_image_pixels=_int(env, MAX_IMAGE_PIXELS, cls.max_image_pixels, minimum=1),
+            jwt_secret_id=_text(env, JWT_SECRET_ID),
+            jwt_secret=_text(env, JWT_SECRET),
+            jwt_public_key=_text(env, JWT_PUBLIC_KEY),
+            jwt_jwks_url=_text(env, JWT_JWKS_URL),
+            jwt_algorithms=_list(env, JWT_ALGORITHMS),
+            jwt_issuer=_text(env, JWT_ISSUER),
+            jwt_audience=_text(env, JWT_AUDIENCE),
+            jwt_required_scope=_text(env, JWT_REQUIRED_SCOPE),
+            jwt_leeway_seconds=_int(env, JWT_LEEWAY_SECONDS, cls.jwt_leeway_seconds, minimum=0),
+            input_buckets=frozenset(_list(env, INPUT_BUCKETS)),
+            uploads_prefix=env.get(UPLOADS_PREFIX, cls.uploads_prefix),
+            results_bucket=_text(env, RESULTS_BUCKET),
+            results_prefix=env.get(RESULTS_PREFIX, cls.results_prefix),
+            annotated_prefix=env.get(ANNOTATED_PREFIX, cls.annotated_prefix),
+            annotate=_bool(env, ANNOTATE, cls.annotate),
+        )
+        unknown = set(overrides) - {f.name for f in fields(cls)}
+        if unknown:
+            raise TypeError(f"unknown settings: {sorted(unknown)}")
+        return replace(settings, **overrides)
+
+
+def _text(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    value = _text(env, name)
+    return Path(value) if value else None
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = env.get(name)
+    if value is None:
+        return default
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigurationError(f"{name} must be true or false, not {value!r}")
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _text(env, name)
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, not {value!r}") from None
+    if not 0.0 <= number <= 1.0:
+        raise ConfigurationError(f"{name} must be between 0 and 1, not {value}")
+    return number
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+    number = _optional_int(env, name, minimum=minimum)
+    return default if number is None else number
+
+
+def _optional_int(env: Mapping[str, str], name: str, *, minimum: int) -> int | None:
+    value = _text(env, name)
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number, not {value!r}") from None
+    if number < minimum:
+        raise ConfigurationError(f"{name} must be at least {minimum}, not {number}")
+    return number
