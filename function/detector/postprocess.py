@@ -72,7 +72,7 @@ def nms(
         keep.append(int(best))
         width = np.minimum(x2[best], x2[rest]) - np.maximum(x1[best], x1[rest])
         height = np.minimum(y2[best], y2[rest]) - np.maximum(y1[best], y1[rest])
-        inter = np.clip(width, 0, None) * np.clip(height, 0, None)
+        inter = np.maximum(width, 0) * np.maximum(height, 0)
         union = areas[best] + areas[rest] - inter
         iou = inter / np.maximum(union, np.finfo(np.float32).tiny)
         order = rest[iou <= iou_threshold]
