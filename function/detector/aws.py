@@ -25,6 +25,9 @@ from botocore.exceptions import (
     NoRegionError,
     PartialCredentialsError,
 )
+from botocore.exceptions import (
+    ConnectionError as BotocoreConnectionError,
+)
 
 from detector.errors import (
     ConfigurationError,
@@ -86,6 +89,7 @@ _DENIED = {
     "403",
 }
 _CREDENTIALS_ERRORS = (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError)
+_UNREACHABLE_ERRORS = (BotocoreConnectionError, HTTPClientError, IncompleteReadError)
 
 
 @dataclass(frozen=True)
@@ -366,7 +370,7 @@ def _classify(exc: BaseException) -> tuple[_Kind, str]:
     """What kind of failure ``exc`` is, and its AWS error code (or exception name)."""
     if isinstance(exc, _CREDENTIALS_ERRORS):
         return _Kind.CREDENTIALS, type(exc).__name__
-    if isinstance(exc, HTTPClientError | IncompleteReadError):
+    if isinstance(exc, _UNREACHABLE_ERRORS):
         return _Kind.UNREACHABLE, type(exc).__name__
     if not isinstance(exc, ClientError):
         return _Kind.OTHER, type(exc).__name__
