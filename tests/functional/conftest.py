@@ -1,4 +1,4 @@
-"""moto stands in for AWS: S3, KMS, Secrets Manager, SSM, and IAM when a test needs it."""
+"""moto-backed AWS for functional tests: fake credentials, one region, nothing leaves the box."""
 
 from __future__ import annotations
 
@@ -17,25 +17,22 @@ REGION = "us-east-1"
 
 
 @pytest.fixture
-def aws_env(monkeypatch) -> None:
-    """Fake credentials and a region (Powertools' parameters utility needs one too)."""
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every boto3 call inside the test goes to moto's in-memory AWS."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with mock_aws():
+        yield
 
 
 @pytest.fixture
-def clients(aws_env) -> Iterator[AwsClients]:
-    """Clients of a fresh moto account."""
-    with mock_aws():
-        yield AwsClients()
+def clients(aws: None, monkeypatch: pytest.MonkeyPatch) -> AwsClients:
+    """Our clients of a fresh moto account (no endpoint override can send them elsewhere)."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name, raising=False)
+    return AwsClients()
 
 
 @pytest.fixture

@@ -69,11 +69,14 @@ def test_access_denied_names_the_permission_that_is_missing(clients, bucket, cli
         aws.put_object(restricted.s3, location, b"y")
 
 
-def test_an_unreachable_endpoint_is_reported_as_unavailable(aws_env):
+def test_an_unreachable_endpoint_is_reported_as_unavailable():
     # Port 1 on the loopback: nothing listens there, so the connection is refused.
     s3 = boto3.client(
         "s3",
         endpoint_url="http://127.0.0.1:1",
+        region_name="us-east-1",
+        aws_access_key_id="a",
+        aws_secret_access_key="b",
         config=Config(retries={"max_attempts": 1}, connect_timeout=2),
     )
     with pytest.raises(StorageUnavailableError, match="S3 is unreachable") as raised:
