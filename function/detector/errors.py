@@ -86,6 +86,24 @@ class StorageError(DetectorError):
     code = "storage_error"
 
 
+class StorageNotFoundError(StorageError):
+    """The bucket, the object or the version does not exist."""
+
+    code = "storage_not_found"
+
+
+class StorageAccessDeniedError(StorageError):
+    """The caller's credentials may not do this (or there are none)."""
+
+    code = "storage_access_denied"
+
+
+class StorageUnavailableError(StorageError):
+    """S3 could not be reached, timed out, throttled us or failed on its side: retry later."""
+
+    code = "storage_unavailable"
+
+
 class ModelUnavailableError(DetectorError):
     """The model could not be loaded at cold start; the next invocation retries (503)."""
 
