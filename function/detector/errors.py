@@ -73,6 +73,12 @@ class NotFoundError(DetectorError):
     code = "not_found"
 
 
+class MethodNotAllowedError(DetectorError):
+    """The route exists, but not for this HTTP method (405)."""
+
+    code = "method_not_allowed"
+
+
 # --- the model could not be used ----------------------------------------------------------
 class ModelError(DetectorError):
     """The model file itself is unusable: not ONNX, or a layout we do not know."""
