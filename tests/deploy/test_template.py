@@ -78,11 +78,11 @@ AWS_MANAGED_POLICIES = {
 
 
 def setting_names() -> set[str]:
-    """Every environment variable the code reads: the name constants in settings.py."""
+    """Every environment variable the code reads: the public str constants of settings.py."""
     return {
         value
         for name, value in vars(settings).items()
-        if name.isupper() and isinstance(value, str) and value == name
+        if name.isupper() and not name.startswith("_") and isinstance(value, str)
     }
 
 
