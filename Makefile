@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint unit clean
+.PHONY: setup demo test lint unit browser clean
 
 setup: $(STAMP)
 
@@ -29,6 +29,15 @@ test: lint
 
 unit: setup
 	$(BIN)/pytest tests/unit
+
+# The page test drives Debian's chromium headless; CI runs this as root on a fresh machine.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+			chromium fonts-liberation >/dev/null; }
+	@chromium --version 2>/dev/null
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
