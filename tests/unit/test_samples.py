@@ -178,3 +178,13 @@ def _identity_model(path: Path, shape: list[int]) -> bytes:
     model.ir_version = 8
     onnx.save(model, str(path))
     return path.read_bytes()
+
+
+def test_the_built_in_coco_names_are_the_shared_names_file(coco_dir: Path):
+    assert samples.COCO_CLASSES == tuple((coco_dir / "names.txt").read_text().splitlines())
+
+
+def test_offline_the_names_file_is_written_to_the_cache(offline: Path):
+    path = samples.sample_names_path()
+    assert path == offline / "coco-names.txt"
+    assert tuple(path.read_text().splitlines()) == samples.COCO_CLASSES

@@ -42,6 +42,21 @@ DOWNLOAD_TIMEOUT_SECONDS = 30
 MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
 _CHUNK = 1024 * 1024
 
+# The 80 COCO class names in contiguous id order (as YOLOX's coco_classes.py lists them):
+# a plain .onnx carries no names, and the sample model must label its boxes offline too.
+COCO_CLASSES: tuple[str, ...] = tuple(
+    (  # noqa: SIM905 - eight lines instead of eighty
+        "person,bicycle,car,motorcycle,airplane,bus,train,truck,boat,traffic light,"
+        "fire hydrant,stop sign,parking meter,bench,bird,cat,dog,horse,sheep,cow,elephant,bear,"
+        "zebra,giraffe,backpack,umbrella,handbag,tie,suitcase,frisbee,skis,snowboard,"
+        "sports ball,kite,baseball bat,baseball glove,skateboard,surfboard,tennis racket,"
+        "bottle,wine glass,cup,fork,knife,spoon,bowl,banana,apple,sandwich,orange,broccoli,"
+        "carrot,hot dog,pizza,donut,cake,chair,couch,potted plant,bed,dining table,toilet,tv,"
+        "laptop,mouse,remote,keyboard,cell phone,microwave,oven,toaster,sink,refrigerator,book,"
+        "clock,vase,scissors,teddy bear,hair drier,toothbrush"
+    ).split(",")
+)
+
 
 class SampleDataError(DetectorError):
     """A sample file is neither configured, nor beside the repository, nor downloadable."""
@@ -144,6 +159,20 @@ def sample_model_path(*, download: bool = True) -> Path:
 def sample_image_path(*, download: bool = True) -> Path:
     """The street photo with a dog, a bicycle and a car."""
     return locate(IMAGE, download=download)
+
+
+def sample_names_path() -> Path:
+    """A names file for the sample model: the shared one, else written to the cache."""
+    shared = shared_dir() / "data" / "coco-val64" / "names.txt"
+    if shared.is_file():
+        return shared
+    path = cache_dir() / "coco-names.txt"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_suffix(f".{os.getpid()}.part")
+        temp.write_text("\n".join(COCO_CLASSES) + "\n", encoding="utf-8")
+        temp.replace(path)
+    return path
 
 
 def coco_dir() -> Path:
