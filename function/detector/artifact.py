@@ -288,9 +288,7 @@ def seal_payload(
         compressed_length=len(compressed),
         metadata=metadata,
     )
-    parsed = _parse_header(
-        header, len(header) + len(compressed) + TAG_BYTES * _chunks(compressed, chunk_size)
-    )
+    parsed = _parse_header(header, total_length=None)
     sealed = bytearray(parsed.sealed_length)
     sealed[: parsed.size] = header
     cipher = AESGCM(aes_key)
@@ -346,7 +344,7 @@ def _header_bytes(
 # --- reader -----------------------------------------------------------------------------
 def read_header(data: bytes) -> Header:
     """Parse and check the header of a whole sealed artifact (nothing is decrypted yet)."""
-    return _parse_header(data, len(data))
+    return _parse_header(data, total_length=len(data))
 
 
 def open_sealed(
@@ -481,7 +479,8 @@ def _refuse_past(limit: int, produced: int) -> None:
         )
 
 
-def _parse_header(data: bytes, total_length: int) -> Header:
+def _parse_header(data: bytes, *, total_length: int | None) -> Header:
+    """The header at the start of ``data``; checked against the artifact's length if given."""
     if len(data) < len(MAGIC) or data[: len(MAGIC)] != MAGIC:
         raise ArtifactError(
             "not a sealed model: the file does not start with the sealed-model signature "
@@ -554,7 +553,7 @@ def _parse_header(data: bytes, total_length: int) -> Header:
         metadata=metadata,
         size=size,
     )
-    if total_length != header.sealed_length:
+    if total_length is not None and total_length != header.sealed_length:
         raise ArtifactError(
             f"the artifact is {total_length} bytes but its header declares "
             f"{header.sealed_length}: the file is "
@@ -584,10 +583,6 @@ def _derive(data_key: bytes, salt: bytes) -> tuple[bytes, bytes]:
     okm = HKDF(algorithm=hashes.SHA256(), length=2 * KEY_BYTES, salt=salt, info=_HKDF_INFO)
     derived = okm.derive(data_key)
     return derived[:KEY_BYTES], derived[KEY_BYTES:]
-
-
-def _chunks(compressed: bytes, chunk_size: int) -> int:
-    return -(-len(compressed) // chunk_size)
 
 
 def _chunk_spans(header: Header) -> Iterator[tuple[int, int, int, int]]:
