@@ -29,7 +29,16 @@ from detector.model_store import ModelHolder
 from detector.sealing import describe_model
 from detector.settings import Settings
 
-STEPS = ("fetch", "read_header", "unwrap_key", "decrypt", "decompress", "session", "total")
+STEPS = (
+    "fetch",
+    "read_header",
+    "unwrap_key",
+    "decrypt",
+    "decompress",
+    "session",
+    "cache_write",
+    "total",
+)
 
 
 def main() -> None:

@@ -7,11 +7,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import boto3
 import numpy as np
 import pytest
+from botocore.stub import Stubber
 
 from detector import keys
 from detector.artifact import Compression, ModelMetadata, seal
+from detector.aws import AwsClients
 from detector.engine import Detector
 from detector.errors import ModelUnavailableError
 from detector.model_store import ModelHolder
@@ -73,7 +76,7 @@ def assert_same_detections(result, expected) -> None:
     assert np.array_equal(result.detections.class_ids, expected.detections.class_ids)
 
 
-@pytest.mark.parametrize("compression", list(Compression))
+@pytest.mark.parametrize("compression", list(Compression), ids=lambda c: c.name.lower())
 def test_a_kms_sealed_model_from_s3_detects_exactly_like_the_plain_file(
     clients, bucket, kms_key, model_bytes, metadata, settings, dog_jpg, plain_result, compression
 ):
@@ -89,7 +92,7 @@ def test_a_kms_sealed_model_from_s3_detects_exactly_like_the_plain_file(
 
 
 @pytest.mark.parametrize("source", ["model_key_secret_id", "model_key_parameter", "model_key_b64"])
-@pytest.mark.parametrize("compression", list(Compression))
+@pytest.mark.parametrize("compression", list(Compression), ids=lambda c: c.name.lower())
 def test_a_user_key_sealed_model_loads_with_the_key_from_each_source(
     clients, bucket, model_bytes, metadata, settings, dog_jpg, plain_result, source, compression
 ):
@@ -294,3 +297,14 @@ def test_a_plain_onnx_is_refused_from_s3(clients, bucket, model_bytes, settings)
     put(clients, model_bytes)
     with pytest.raises(ModelUnavailableError, match="not a sealed model"):
         ModelHolder(settings, clients=clients).get()
+
+
+def test_a_disabled_kms_key_is_explained(clients, bucket, kms_sealed, settings):
+    # moto still decrypts with a disabled key; real KMS answers DisabledException.
+    put(clients, kms_sealed)
+    kms = boto3.client("kms", region_name="us-east-1")
+    stubbed = AwsClients(s3=clients.s3, kms=kms)
+    with Stubber(kms) as stub:
+        stub.add_client_error("decrypt", "DisabledException", "key is disabled", 400)
+        with pytest.raises(ModelUnavailableError, match=r"KMS key arn:aws:kms:.* is disabled"):
+            ModelHolder(settings, clients=stubbed).get()

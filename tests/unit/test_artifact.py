@@ -50,7 +50,7 @@ def small_sealed(small_model: bytes, user_key: DataKey) -> bytes:
     return seal(small_model, user_key, METADATA, chunk_size=64)
 
 
-@pytest.mark.parametrize("compression", list(Compression))
+@pytest.mark.parametrize("compression", list(Compression), ids=lambda c: c.name.lower())
 def test_the_real_model_survives_sealing_and_opening(model_bytes, user_key, compression):
     # GIVEN the real YOLOX-Nano sealed with a user key
     sealed = seal(model_bytes, user_key, METADATA, compression=compression)
@@ -167,7 +167,7 @@ def test_an_unknown_format_version_is_refused_with_both_versions_named(small_sea
         open_sealed(bytes(future), resolver_for(user_key))
 
 
-@pytest.mark.parametrize("compression", list(Compression))
+@pytest.mark.parametrize("compression", list(Compression), ids=lambda c: c.name.lower())
 def test_a_decompression_bomb_is_refused_without_allocating_past_the_declared_size(
     user_key, compression
 ):
