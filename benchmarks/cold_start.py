@@ -60,7 +60,9 @@ def main() -> None:
     print(f"onnxruntime threads={args.threads}, median ms per step")
     print(f"{'scenario':34}" + "".join(f"{step:>12}" for step in STEPS))
     for scenario, timings in rows.items():
-        cells = "".join(f"{timings.get(step, float('nan')):12.1f}" for step in STEPS)
+        cells = "".join(
+            f"{timings[step]:12.1f}" if step in timings else f"{'-':>12}" for step in STEPS
+        )
         print(f"{scenario:34}{cells}")
 
 
@@ -123,6 +125,7 @@ def cold_start(
 
 
 def median_timings(run: Callable[[], dict[str, float]], runs: int) -> dict[str, float]:
+    run()  # warm-up: the first session in a process pays for onnxruntime's own start
     samples = [run() for _ in range(runs)]
     steps = [step for step in STEPS if any(step in sample for sample in samples)]
     return {step: statistics.median(s[step] for s in samples if step in s) for step in steps}
