@@ -222,7 +222,7 @@ class Header:
         }
 
 
-KeyResolver = Callable[[Header], bytes]
+DataKeyLookup = Callable[[Header], bytes]
 """Returns the 32-byte data key for a header: KMS unwraps it, or the user's key is read."""
 
 
@@ -349,7 +349,7 @@ def read_header(data: bytes) -> Header:
 
 def open_sealed(
     data: bytes,
-    key_resolver: KeyResolver,
+    key_resolver: DataKeyLookup,
     *,
     timings_ms: MutableMapping[str, float] | None = None,
 ) -> bytes:

@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -137,16 +137,15 @@ def load_model(settings: Settings, clients: AwsClients, keys: KeyResolver) -> Lo
         raise ConfigurationError(f"{MODEL_URI} is not set: nothing to load")
     timings: dict[str, float] = {}
     started = time.perf_counter()
+    header: artifact.Header | None
     if uri.startswith("s3://"):
         fetched, model, header = _open_from_s3(
             S3Location.parse(uri), settings, clients, keys, timings
         )
     else:
-        fetched = _timed(timings, "fetch", lambda: read_local(Path(uri)))
-        if _is_plain_onnx(fetched.data, uri):
-            model, header = fetched.data, None
-        else:
-            model, header = _open(fetched, keys, timings)
+        fetched, model, header = _open_local(Path(uri), keys, timings)
+    # Only where the bytes came from is kept: the sealed bytes go before the session comes.
+    fetched = replace(fetched, data=b"")
     detector = _timed(timings, "session", lambda: _detector(model, header, settings))
     timings["total"] = round((time.perf_counter() - started) * 1000, 3)
     loaded = LoadedModel(
@@ -173,9 +172,15 @@ def load_model(settings: Settings, clients: AwsClients, keys: KeyResolver) -> Lo
     return loaded
 
 
-def _is_plain_onnx(data: bytes, uri: str) -> bool:
-    """A local ``.onnx`` without the sealed signature (development only; never from S3)."""
-    return uri.endswith(".onnx") and not data.startswith(artifact.MAGIC)
+def _open_local(
+    path: Path, keys: KeyResolver, timings: dict[str, float]
+) -> tuple[Fetched, bytes, artifact.Header | None]:
+    """A sealed file, or a plain ``.onnx`` (development only: never from S3)."""
+    fetched = _timed(timings, "fetch", lambda: read_local(path))
+    if path.suffix == ".onnx" and not fetched.data.startswith(artifact.MAGIC):
+        return fetched, fetched.data, None
+    model, header = _open(fetched, keys, timings)
+    return fetched, model, header
 
 
 def _open_from_s3(

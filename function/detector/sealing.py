@@ -18,6 +18,7 @@ from detector.engine import inspect_model
 from detector.errors import ConfigurationError, ModelError, StorageError
 from detector.keys import KeyResolver, UserKeySource
 from detector.model_store import read_local, read_names, write_atomically
+from detector.settings import Settings
 
 SEALED_CONTENT_TYPE = "application/vnd.serverless-detector.sealed-model"
 
@@ -90,7 +91,11 @@ def inspect(
     user_key: UserKeySource | None = None,
     clients: AwsClients | None = None,
 ) -> dict[str, Any]:
-    """The header of a sealed model (a path or s3:// URI); with a key source, verified too."""
+    """The header of a sealed model (a path or s3:// URI); with ``verify``, checked throughout.
+
+    ``verify`` takes the key from ``user_key``, else from where the function's settings say
+    (``MODEL_KEY_*``), or has KMS unwrap it.
+    """
     aws_clients = clients or AwsClients()
     if source.startswith("s3://"):
         sealed = aws.get_object(aws_clients.s3, S3Location.parse(source)).body
@@ -99,7 +104,9 @@ def inspect(
     summary = _summary(sealed)
     if verify or user_key is not None:
         header = read_header(sealed)
-        model = open_sealed(sealed, KeyResolver(aws_clients, user_key))
+        # Without a key option, the function's own settings say where the key is.
+        key_source = user_key or UserKeySource.from_settings(Settings.from_env())
+        model = open_sealed(sealed, KeyResolver(aws_clients, key_source))
         inspect_model(model, family=header.metadata.family)
         summary["verified"] = True
     return summary

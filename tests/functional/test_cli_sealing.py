@@ -218,3 +218,11 @@ def test_inspect_of_a_kms_model_with_a_wrong_context_says_so(
     sealed.write_bytes(sealed.read_bytes().replace(b'"model-a"', b'"model-b"', 1))
     code, _, err = run(capsys, "inspect", str(sealed), "--verify")
     assert code == 1 and "context differs" in err
+
+
+def test_inspect_verify_finds_the_key_where_the_function_would(
+    capsys, packed, key_file, monkeypatch
+):
+    monkeypatch.setenv("MODEL_KEY_B64", key_file.read_text().strip())
+    code, verified, _ = run(capsys, "inspect", str(packed), "--verify")
+    assert code == 0 and verified["verified"] is True
