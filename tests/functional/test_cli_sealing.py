@@ -187,6 +187,15 @@ def test_inspect_refuses_a_tampered_body_and_a_truncated_file(capsys, packed, ke
     assert code == 1 and "truncated" in err
 
 
+def test_inspect_refuses_a_tampered_header(capsys, packed, key_file):
+    data = packed.read_bytes()
+    renamed = data.replace(b'"family":"yolox"', b'"family":"yolov"', 1)
+    assert renamed != data
+    packed.write_bytes(renamed)
+    code, _, err = run(capsys, "inspect", str(packed), "--key-file", str(key_file))
+    assert code == 1 and "failed authentication" in err
+
+
 def test_inspect_refuses_an_unknown_format_version(capsys, packed):
     data = bytearray(packed.read_bytes())
     data[9] = 9

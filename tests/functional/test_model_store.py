@@ -36,8 +36,22 @@ def metadata(model_bytes, coco_dir) -> ModelMetadata:
 
 
 @pytest.fixture(scope="module")
-def plain_result(model_bytes, dog_jpg):
-    return Detector.from_bytes(model_bytes, threads=1).detect(dog_jpg.read_bytes())
+def plain_detector(model_bytes) -> Detector:
+    return Detector.from_bytes(model_bytes, threads=1)
+
+
+@pytest.fixture(scope="module")
+def plain_result(plain_detector, dog_jpg):
+    return plain_detector.detect(dog_jpg.read_bytes())
+
+
+def assert_same_raw_outputs(detector: Detector, plain: Detector) -> None:
+    """The sessions' raw outputs on one input are bit-for-bit the same."""
+    tensor = np.random.default_rng(7).uniform(0, 255, (1, 3, 416, 416)).astype(np.float32)
+    feed = {plain.info.input_name: tensor}
+    (ours,) = detector.session.run(None, feed)
+    (theirs,) = plain.session.run(None, feed)
+    assert np.array_equal(ours, theirs)
 
 
 @pytest.fixture
@@ -78,14 +92,24 @@ def assert_same_detections(result, expected) -> None:
 
 @pytest.mark.parametrize("compression", list(Compression), ids=lambda c: c.name.lower())
 def test_a_kms_sealed_model_from_s3_detects_exactly_like_the_plain_file(
-    clients, bucket, kms_key, model_bytes, metadata, settings, dog_jpg, plain_result, compression
+    clients,
+    bucket,
+    kms_key,
+    model_bytes,
+    metadata,
+    settings,
+    dog_jpg,
+    plain_detector,
+    plain_result,
+    compression,
 ):
     # GIVEN the real model sealed under a KMS data key and put in S3
     data_key = keys.kms_data_key(clients.kms, kms_key, metadata.model_id)
     put(clients, seal(model_bytes, data_key, metadata, compression=compression))
     # WHEN the function's holder loads it
     loaded = ModelHolder(settings, clients=clients).get()
-    # THEN its detections are identical to the plain file's, with the sealed class names
+    # THEN its outputs are identical to the plain file's, with the sealed class names
+    assert_same_raw_outputs(loaded.detector, plain_detector)
     assert_same_detections(loaded.detector.detect(dog_jpg.read_bytes()), plain_result)
     assert loaded.detector.info.class_names[16] == "dog"
     assert loaded.model_id == "yolox-nano" and loaded.sealed and loaded.fetched_from == "s3"
@@ -94,7 +118,16 @@ def test_a_kms_sealed_model_from_s3_detects_exactly_like_the_plain_file(
 @pytest.mark.parametrize("source", ["model_key_secret_id", "model_key_parameter", "model_key_b64"])
 @pytest.mark.parametrize("compression", list(Compression), ids=lambda c: c.name.lower())
 def test_a_user_key_sealed_model_loads_with_the_key_from_each_source(
-    clients, bucket, model_bytes, metadata, settings, dog_jpg, plain_result, source, compression
+    clients,
+    bucket,
+    model_bytes,
+    metadata,
+    settings,
+    dog_jpg,
+    plain_detector,
+    plain_result,
+    source,
+    compression,
 ):
     key = keys.generate_key()
     encoded = keys.encode_key(key)
@@ -104,6 +137,7 @@ def test_a_user_key_sealed_model_loads_with_the_key_from_each_source(
     configured = replace(settings, **{source: value.get(source, encoded)})
     put(clients, seal(model_bytes, keys.user_data_key(key), metadata, compression=compression))
     loaded = ModelHolder(configured, clients=clients).get()
+    assert_same_raw_outputs(loaded.detector, plain_detector)
     assert_same_detections(loaded.detector.detect(dog_jpg.read_bytes()), plain_result)
 
 
