@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
+from PIL.JpegImagePlugin import JpegImageFile
 
 from detector.errors import InvalidImageError, PayloadTooLargeError
 
@@ -74,7 +75,8 @@ def decode(data: bytes, *, max_pixels: int, fit: tuple[int, int] | None = None) 
     stored_w, stored_h = image.size
     width, height = (stored_h, stored_w) if orientation in _SWAPS_AXES else (stored_w, stored_h)
     box: tuple[float, float, float, float] = (0.0, 0.0, float(stored_w), float(stored_h))
-    if fit is not None and image.format == "JPEG":
+    # Phone photos often open as MPO, a JpegImageFile subclass: they may be drafted too.
+    if fit is not None and isinstance(image, JpegImageFile):
         ratio = min(fit[0] / height, fit[1] / width)
         if ratio * DRAFT_MIN_FACTOR <= 1:
             wanted = (max(1, int(stored_w * ratio)), max(1, int(stored_h * ratio)))
