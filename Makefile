@@ -4,8 +4,12 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The deployment tools (sam, cfn-lint, hadolint) pin their own boto3: a venv of their own.
+TOOLS_VENV := .venv-tools
+TOOLS_STAMP := $(TOOLS_VENV)/.installed
+export SAM_CLI_TELEMETRY := 0
 
-.PHONY: setup demo test lint unit clean
+.PHONY: setup tools demo test lint unit deploy-check layer clean
 
 setup: $(STAMP)
 
@@ -16,6 +20,13 @@ $(STAMP): pyproject.toml function/requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
+tools: $(TOOLS_STAMP)
+
+$(TOOLS_STAMP): requirements-tools.txt
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install --quiet -r requirements-tools.txt
+	touch $@
+
 demo: setup
 	$(BIN)/detector demo
 
@@ -24,11 +35,21 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+test: lint tools
 	$(BIN)/pytest
+
+# The checks of the image, layer and template that run without Docker or AWS (tests/deploy).
+deploy-check: setup tools
+	$(BIN)/pytest tests/deploy
+
+# The runtime requirements as a Lambda layer zip: make layer ARCH=arm64 (PYTHON_VERSION=3.12)
+ARCH ?= x86_64
+PYTHON_VERSION ?= 3.12
+layer: setup
+	$(BIN)/python layer/build.py --arch $(ARCH) --python-version $(PYTHON_VERSION)
 
 unit: setup
 	$(BIN)/pytest tests/unit
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS_VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,58 @@
+"""Fixtures of the deployment checks: the repository, the tools virtualenv, a download cache."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FUNCTION_DIR = REPO_ROOT / "function"
+TOOLS_BIN = REPO_ROOT / ".venv-tools" / "bin"
+# Any AWS call a tool might try goes to a closed port on this machine, never to AWS.
+NOWHERE = "http://127.0.0.1:9"
+
+
+@pytest.fixture(scope="session")
+def tools() -> Path:
+    """The bin folder of the tools virtualenv (sam, cfn-lint, hadolint), set up if missing."""
+    subprocess.run(["make", "--silent", "tools"], cwd=REPO_ROOT, check=True)
+    return TOOLS_BIN
+
+
+@pytest.fixture(scope="session")
+def tool_env() -> dict[str, str]:
+    """The environment the tools run in: offline, no telemetry, a region for sam."""
+    return {
+        **os.environ,
+        "SAM_CLI_TELEMETRY": "0",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": NOWHERE,
+    }
+
+
+@pytest.fixture(scope="session")
+def download_cache() -> Path:
+    """Where downloaded wheels and installed trees persist between runs (keyed by content)."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    path = base / "serverless-detector"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def sam_template(tools: Path, tool_env: dict[str, str]) -> dict[str, Any]:
+    """template.yaml as CloudFormation reads it ("template") and after SAM's transform."""
+    completed = subprocess.run(
+        [tools / "python", REPO_ROOT / "infra" / "sam_template.py", REPO_ROOT / "template.yaml"],
+        env=tool_env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    parsed: dict[str, Any] = json.loads(completed.stdout)
+    return parsed

@@ -1,0 +1,300 @@
+"""template.yaml agrees with the code: environment, routes, prefixes and least privilege.
+
+The template is read as CloudFormation reads it and after SAM's transform (the roles SAM
+generates are what AWS enforces), through infra/sam_template.py in the tools virtualenv.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from typing import Any
+
+import pytest
+
+from detector import settings
+from detector.settings import Settings
+from tests.deploy.conftest import REPO_ROOT
+
+FUNCTIONS = ("DetectApi", "DetectUploads")
+# Variables that are not ours: boto3's endpoint override and Powertools' own settings.
+FOREIGN_PREFIXES = ("AWS_", "POWERTOOLS_")
+
+# Settings the template deliberately leaves to the code's defaults, and why. A setting added
+# to settings.py fails test_every_setting_is_set_or_deliberately_left_to_its_default until it
+# is set in template.yaml or listed here.
+LEFT_TO_DEFAULTS = {
+    settings.MODEL_FAMILY: "the sealed header names the family",
+    settings.MODEL_NAMES_FILE: "the sealed header carries the class names",
+    settings.MODEL_KEY_PARAMETER: "the template offers the KMS and Secrets Manager key modes",
+    settings.MODEL_KEY_B64: "local development only: a key in the environment",
+    settings.MODEL_CACHE_DIR: "the default is under /tmp, Lambda's only writable folder",
+    settings.ORT_THREADS: "the code counts the CPUs the function may use",
+    settings.CONF_THRESHOLD: "the product default; each request may override it",
+    settings.IOU_THRESHOLD: "the product default; each request may override it",
+    settings.MAX_DET: "the product default; each request may override it",
+    settings.MAX_IMAGE_BYTES: "the code's limit is above the 6 MB Lambda payload",
+    settings.MAX_IMAGE_PIXELS: "the code's limit fits the default memory size",
+    settings.JWT_SECRET: "local development only: a signing secret in the environment",
+    settings.JWT_PUBLIC_KEY: "in AWS, RS256/ES256 keys come from JwtJwksUrl",
+    settings.JWT_ALGORITHMS: "the code derives the allow-list from the key type",
+    settings.JWT_LEEWAY_SECONDS: "the code's small default leeway",
+}
+LEFT_TO_DEFAULTS_BY_FUNCTION = {
+    "DetectApi": {
+        settings.RESULTS_BUCKET: "the API writes no result files",
+        settings.ANNOTATE: "an API request asks for the annotated image itself",
+    },
+    "DetectUploads": {
+        settings.JWT_SECRET_ID: "the S3 path has no tokens",
+        settings.JWT_JWKS_URL: "the S3 path has no tokens",
+        settings.JWT_ISSUER: "the S3 path has no tokens",
+        settings.JWT_AUDIENCE: "the S3 path has no tokens",
+        settings.JWT_REQUIRED_SCOPE: "the S3 path has no tokens",
+        settings.INPUT_BUCKETS: "only API requests name images by reference",
+    },
+}
+ROUTES = {("POST", "/detect"), ("GET", "/model"), ("GET", "/health"), ("GET", "/")}
+
+# Values to evaluate the template's expressions with.
+PARAMETERS = {
+    "AWS::Partition": "aws",
+    "AWS::Region": "us-east-1",
+    "AWS::AccountId": "123456789012",
+    "ModelUri": "s3://my-models/yolox/nano-v3.sealed?versionId=3HL4kqtJlcpXroDTDmJ",
+    "ModelId": "yolox-nano-v3",
+    "ModelKmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    "ModelKeySecretName": "detector/model-key",
+    "JwtSecretName": "detector/jwt",
+    "UploadsBucket.Arn": "arn:aws:s3:::detector-uploads-123456789012-1a2b3c4d",
+    "UploadQueue.Arn": "arn:aws:sqs:us-east-1:123456789012:uploads",
+}
+AWS_MANAGED_POLICIES = {
+    # CloudWatch Logs, which Lambda writes to, and X-Ray for Tracing: Active
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+    "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+}
+
+
+def setting_names() -> set[str]:
+    """Every environment variable the code reads: the public str constants of settings.py."""
+    return {
+        value
+        for name, value in vars(settings).items()
+        if name.isupper() and not name.startswith("_") and isinstance(value, str)
+    }
+
+
+def evaluate(node: Any, values: dict[str, str]) -> Any:
+    """The value of a template expression (Ref, GetAtt, Sub, Select, Split) for ``values``."""
+    if isinstance(node, list):
+        return [evaluate(item, values) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "Ref" in node:
+        return values[node["Ref"]]
+    if "Fn::GetAtt" in node:
+        return values[".".join(node["Fn::GetAtt"])]
+    if "Fn::Select" in node:
+        index, items = node["Fn::Select"]
+        return evaluate(items, values)[int(index)]
+    if "Fn::Split" in node:
+        separator, text = node["Fn::Split"]
+        return evaluate(text, values).split(separator)
+    if "Fn::Sub" in node:
+        sub = node["Fn::Sub"]
+        text, variables = (sub, {}) if isinstance(sub, str) else sub
+        scope = {**values, **{name: evaluate(v, values) for name, v in variables.items()}}
+        return re.sub(r"\$\{([^}!]+)\}", lambda match: scope[match.group(1)], text)
+    return {key: evaluate(value, values) for key, value in node.items()}
+
+
+def branches(items: list[Any]) -> list[Any]:
+    """A list with each Fn::If item replaced by its branches that are not AWS::NoValue."""
+    expanded = []
+    for item in items:
+        options = item["Fn::If"][1:] if isinstance(item, dict) and "Fn::If" in item else [item]
+        expanded += [option for option in options if option != {"Ref": "AWS::NoValue"}]
+    return expanded
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def role_statements(transformed: dict[str, Any], function: str) -> list[dict[str, Any]]:
+    """Every statement the function's role may carry, under any parameter values."""
+    resources = transformed["Resources"]
+    role = resources[resources[function]["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]
+    documents = [policy["PolicyDocument"] for policy in branches(role.get("Policies", []))]
+    for arn in role["ManagedPolicyArns"]:
+        if isinstance(arn, dict):
+            documents.append(resources[arn["Ref"]]["Properties"]["PolicyDocument"])
+        else:
+            assert arn in AWS_MANAGED_POLICIES, f"{function} gets the managed policy {arn}"
+    return [statement for document in documents for statement in branches(document["Statement"])]
+
+
+def statements_allowing(transformed, function: str, action: str) -> list[dict[str, Any]]:
+    return [s for s in role_statements(transformed, function) if action in as_list(s["Action"])]
+
+
+def environment(transformed: dict[str, Any], function: str) -> dict[str, Any]:
+    variables: dict[str, Any] = transformed["Resources"][function]["Properties"]["Environment"][
+        "Variables"
+    ]
+    return variables
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_setting_is_set_or_deliberately_left_to_its_default(sam_template, function):
+    # GIVEN the variables the deployed function gets (Globals merged in by SAM)
+    declared = set(environment(sam_template["transformed"], function))
+    left = set(LEFT_TO_DEFAULTS) | set(LEFT_TO_DEFAULTS_BY_FUNCTION[function])
+
+    # THEN each variable the code reads is either set or listed as left to its default
+    assert setting_names() - declared - left == set()
+    assert declared & left == set(), "set in the template, yet listed as left to its default"
+    # and the template sets nothing the code does not read (a typo would go unnoticed)
+    ours = {name for name in declared if not name.startswith(FOREIGN_PREFIXES)}
+    assert ours <= setting_names()
+
+
+def test_the_defaults_list_names_only_real_settings():
+    listed = set(LEFT_TO_DEFAULTS).union(*LEFT_TO_DEFAULTS_BY_FUNCTION.values())
+
+    assert listed <= setting_names()
+
+
+def test_the_api_function_serves_exactly_the_product_routes(sam_template):
+    events = sam_template["template"]["Resources"]["DetectApi"]["Properties"]["Events"]
+
+    routes = {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in events.values()}
+
+    assert routes == ROUTES
+    assert {event["Type"] for event in events.values()} == {"HttpApi"}
+
+
+def test_results_are_written_where_the_upload_notification_cannot_see_them(sam_template):
+    # GIVEN the prefix the bucket notifies on and the prefixes the upload function writes to
+    resources = sam_template["template"]["Resources"]
+    notification = resources["UploadsBucket"]["Properties"]["NotificationConfiguration"]
+    [queue] = notification["QueueConfigurations"]
+    [rule] = queue["Filter"]["S3Key"]["Rules"]
+    env = environment(sam_template["transformed"], "DetectUploads")
+    uploads = env[settings.UPLOADS_PREFIX]
+    outputs = [env[settings.RESULTS_PREFIX], env[settings.ANNOTATED_PREFIX]]
+    bucket = PARAMETERS["UploadsBucket.Arn"]
+
+    # THEN the notification filters on the uploads prefix the code expects
+    assert rule == {"Name": "prefix", "Value": uploads}
+    assert queue["Queue"] == {"Fn::GetAtt": ["UploadQueue", "Arn"]}
+    # and no key the function writes can start with it
+    for output in outputs:
+        assert not output.startswith(uploads) and not uploads.startswith(output)
+    # and the function may write under those prefixes only
+    [write] = statements_allowing(sam_template["transformed"], "DetectUploads", "s3:PutObject")
+    assert evaluate(write["Resource"], PARAMETERS) == [f"{bucket}/{p}*" for p in outputs]
+    assert env[settings.RESULTS_BUCKET] == {"Ref": "UploadsBucket"}
+
+
+def test_only_the_upload_function_writes_to_s3(sam_template):
+    assert statements_allowing(sam_template["transformed"], "DetectApi", "s3:PutObject") == []
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_roles_allow_no_wildcard_actions_or_resources(sam_template, function):
+    for statement in role_statements(sam_template["transformed"], function):
+        assert statement["Effect"] == "Allow"
+        assert not [action for action in as_list(statement["Action"]) if "*" in action]
+        for resource in as_list(evaluate(statement["Resource"], PARAMETERS)):
+            # only object keys under a prefix may end in *, never a whole bucket or service
+            assert resource != "*"
+            assert not resource.endswith(":::*") and not re.search(r":::[^/]+/\*$", resource)
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_the_model_is_the_only_object_read_outside_the_uploads_prefix(sam_template, function):
+    reads = statements_allowing(sam_template["transformed"], function, "s3:GetObject")
+
+    resources = {r for s in reads for r in as_list(evaluate(s["Resource"], PARAMETERS))}
+
+    assert resources == {
+        "arn:aws:s3:::my-models/yolox/nano-v3.sealed",
+        f"{PARAMETERS['UploadsBucket.Arn']}/uploads/*",
+    }
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_kms_decrypts_the_model_key_only_under_the_model_encryption_context(sam_template, function):
+    [decrypt] = statements_allowing(sam_template["transformed"], function, "kms:Decrypt")
+
+    assert as_list(decrypt["Action"]) == ["kms:Decrypt"]
+    assert evaluate(decrypt["Resource"], PARAMETERS) == PARAMETERS["ModelKmsKeyArn"]
+    assert evaluate(decrypt["Condition"], PARAMETERS) == {
+        "StringEquals": {"kms:EncryptionContext:model_id": PARAMETERS["ModelId"]}
+    }
+
+
+@pytest.mark.parametrize(
+    ("function", "secrets"),
+    [
+        ("DetectApi", {"ModelKeySecretName", "JwtSecretName"}),
+        ("DetectUploads", {"ModelKeySecretName"}),
+    ],
+)
+def test_secrets_are_read_by_name_only(sam_template, function, secrets):
+    reads = statements_allowing(
+        sam_template["transformed"], function, "secretsmanager:GetSecretValue"
+    )
+
+    resources = {evaluate(statement["Resource"], PARAMETERS) for statement in reads}
+
+    assert resources == {
+        f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{PARAMETERS[name]}-??????"
+        for name in secrets
+    }
+
+
+def test_the_upload_queue_hands_failures_to_a_dead_letter_queue_one_record_at_a_time(sam_template):
+    resources = sam_template["transformed"]["Resources"]
+    queue = resources["UploadQueue"]["Properties"]
+    [mapping] = [r for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": ["UploadDeadLetterQueue", "Arn"]
+    }
+    assert mapping["Properties"]["FunctionName"] == {"Ref": "DetectUploads"}
+    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # Lambda's advice: a visibility timeout of six times the function's timeout
+    timeout = resources["DetectUploads"]["Properties"]["Timeout"]
+    assert queue["VisibilityTimeout"] >= 6 * timeout
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_each_function_logs_to_its_own_group_with_retention(sam_template, function):
+    resources = sam_template["transformed"]["Resources"]
+
+    group = resources[function]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+
+    assert resources[group]["Type"] == "AWS::Logs::LogGroup"
+    assert resources[group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_env_json_overrides_only_variables_the_template_declares(sam_template):
+    # sam local invoke silently ignores a variable that the template does not declare
+    local = json.loads((REPO_ROOT / "infra" / "env.json").read_text())
+
+    for function, variables in local.items():
+        assert set(variables) <= set(environment(sam_template["transformed"], function))
+        Settings.from_env(variables)  # and the values parse
+
+
+def test_samconfig_lets_sam_deploy_guided_run_with_nothing_to_edit():
+    config = tomllib.loads((REPO_ROOT / "samconfig.toml").read_text())["default"]
+
+    deploy = config["deploy"]["parameters"]
+    assert "CAPABILITY_IAM" in deploy["capabilities"]
+    assert deploy["resolve_s3"] and deploy["resolve_image_repos"]
+    assert (REPO_ROOT / config["local_invoke"]["parameters"]["env_vars"]).is_file()
