@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import onnxruntime as ort
+from numpy.typing import NDArray
 from PIL import Image
 
 from detector import families, imageio, postprocess, preprocess
@@ -154,9 +155,15 @@ class Detector:
             decoded, self._layout.input_size, self.family.recipe, self._layout.input_dtype
         )
         prepared_at = time.perf_counter()
-        (output,) = self.session.run([self._output_name], {self.info.input_name: tensor})
+        output = self._infer(tensor)
         inferred_at = time.perf_counter()
-        candidates = self.family.decode(np.asarray(output, dtype=np.float32), options.conf)
+        try:
+            candidates = self.family.decode(output, options.conf)
+        except (IndexError, ValueError):
+            raise ModelError(
+                f"the model's output {list(output.shape)} does not fit the "
+                f"{self.family.name} layout"
+            ) from None
         detections = postprocess.finish(
             candidates,
             transform,
@@ -181,6 +188,13 @@ class Detector:
             detections=detections,
             timing_ms={step: seconds * 1000 for step, seconds in timing.items()},
         )
+
+    def _infer(self, tensor: NDArray[np.floating]) -> NDArray[np.float32]:
+        try:
+            (output,) = self.session.run([self._output_name], {self.info.input_name: tensor})
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise ModelError(f"the model failed to run: {_first_line(exc)}") from None
+        return np.asarray(output, dtype=np.float32)
 
 
 def create_session(model: bytes, threads: int | None = None) -> ort.InferenceSession:
