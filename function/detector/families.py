@@ -177,12 +177,13 @@ def build(layout: Layout) -> Family:
         if not (_is_fixed(shape, 3, -1, 6) or _is_fixed(shape, 2, -1, 7)):
             raise _unknown(layout.output, "end2end needs [1, K, 6] or [K, 7]")
         return Family("end2end", ULTRALYTICS_RECIPE, decode_end2end, suppress=False)
-    if len(shape) != 3:
-        raise _unknown(layout.output, f"{layout.family} needs a 3-d output")
+    if _class_count(layout.family, layout.output) is None:
+        head = "4 + classes rows" if layout.family == "yolov8" else "5 + classes columns"
+        raise _unknown(layout.output, f"{layout.family} needs [1, ?, ?] with {head}")
     if layout.family == "yolox":
         rows = shape[1]
-        if not isinstance(rows, int):
-            raise _unknown(layout.output, "raw YOLOX needs a fixed number of rows")
+        if not isinstance(rows, int):  # a dynamic-shape export: one row per grid cell
+            rows = _cell_count(layout.input_size, STRIDE_SETS[0])
         decoder = grid_decoder(layout.input_size, rows)
         return Family("yolox", YOLOX_RECIPE, decoder, suppress=True)
     if layout.family == "yolox-decoded":
@@ -230,8 +231,10 @@ def _identify(graph: ModelGraph, output: TensorSpec, input_size: tuple[int, int]
             return "yolov5"
         if second == 6:
             return "end2end"
-        if not isinstance(first, int):
-            return "yolov5" if from_ultralytics else "yolox-decoded"
+        if not isinstance(first, int):  # dynamic rows: only the exporter can tell
+            if from_ultralytics:
+                return "yolov5"
+            return "yolox-decoded" if "Exp" in graph.op_types else "yolox"
     if isinstance(first, int) and first >= 5 and (not isinstance(second, int) or second in cells):
         return "yolov8"
     raise _unknown(output, f"no known YOLO layout for a {input_size[1]}x{input_size[0]} input")
