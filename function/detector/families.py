@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from detector.errors import ModelError
-from detector.modelgraph import ELEM_TYPES, ModelGraph, TensorSpec
+from detector.modelgraph import ELEM_TYPES, Dim, ModelGraph, TensorSpec
 from detector.postprocess import Candidates, cxcywh_to_xyxy
 from detector.preprocess import ULTRALYTICS_RECIPE, YOLOX_RECIPE, Recipe
 
@@ -215,29 +215,36 @@ def _identify(graph: ModelGraph, output: TensorSpec, input_size: tuple[int, int]
     task = graph.metadata.get("task", "detect")
     if task != "detect":
         raise ModelError(f"this is a {task!r} model; only object detection models are supported")
-    from_ultralytics = "stride" in graph.metadata or "names" in graph.metadata
     if _is_fixed(shape, 2, -1, 7):
         return "end2end"
     if len(shape) != 3:
         raise _unknown(output, "expected a 3-d output")
     _, first, second = shape
     cells = {_cell_count(input_size, strides) for strides in STRIDE_SETS}
-    if isinstance(second, int) and second >= 6:
-        if isinstance(first, int) and first in cells:
-            # One row per grid cell and no anchors: YOLOX, decoded if the graph holds the
-            # exp() of the box decode.
-            return "yolox-decoded" if "Exp" in graph.op_types else "yolox"
-        if isinstance(first, int) and first in {ANCHORS_PER_CELL * n for n in cells}:
+    family = _row_family(graph, first, second, cells)
+    columns_per_cell = not isinstance(second, int) or second in cells
+    if family is None and isinstance(first, int) and first >= 5 and columns_per_cell:
+        family = "yolov8"
+    if family is None:
+        raise _unknown(output, f"no known YOLO layout for a {input_size[1]}x{input_size[0]} input")
+    return family
+
+
+def _row_family(graph: ModelGraph, rows: Dim, columns: Dim, cells: set[int]) -> str | None:
+    """The family of a ``[1, rows, columns]`` output of one box per row, if it is one."""
+    if not isinstance(columns, int) or columns < 6:
+        return None
+    if not isinstance(rows, int):  # dynamic rows: only the exporter can tell
+        if "stride" in graph.metadata or "names" in graph.metadata:  # Ultralytics YOLOv5
             return "yolov5"
-        if second == 6:
-            return "end2end"
-        if not isinstance(first, int):  # dynamic rows: only the exporter can tell
-            if from_ultralytics:
-                return "yolov5"
-            return "yolox-decoded" if "Exp" in graph.op_types else "yolox"
-    if isinstance(first, int) and first >= 5 and (not isinstance(second, int) or second in cells):
-        return "yolov8"
-    raise _unknown(output, f"no known YOLO layout for a {input_size[1]}x{input_size[0]} input")
+        return "yolox-decoded" if "Exp" in graph.op_types else "yolox"
+    if rows in cells:
+        # One row per grid cell and no anchors: YOLOX, decoded if the graph holds the
+        # exp() of the box decode.
+        return "yolox-decoded" if "Exp" in graph.op_types else "yolox"
+    if rows in {ANCHORS_PER_CELL * n for n in cells}:
+        return "yolov5"
+    return "end2end" if columns == 6 else None
 
 
 def _image_input(graph: ModelGraph) -> TensorSpec:
