@@ -254,3 +254,15 @@ def test_a_dynamic_raw_yolox_export_decodes_one_row_per_grid_cell():
     family, found = only_detection(model)
     assert family == "yolox"
     assert found[0] == pytest.approx(EXPECTED_BOX, abs=1e-4)
+
+
+def test_a_big_rotated_jpeg_decoded_reduced_is_reported_upright_at_full_size():
+    # GIVEN the 100x50 picture at 32x (3200x1600), stored turned (EXIF 6) as 1600x3200:
+    # big enough that the JPEG is decoded at an eighth before being resized and turned
+    stored = encode(solid(1600, 3200), "JPEG", orientation=6)
+    detector = Detector.from_bytes(constant_model(raw_yolox_table()))
+    result = detector.detect(stored)
+    # THEN sizes and boxes are those of the full-size upright picture
+    assert (result.width, result.height) == (3200, 1600)
+    expected = [v * 32 for v in EXPECTED_BOX]
+    assert result.detections.boxes[0].tolist() == pytest.approx(expected, abs=1e-3)
