@@ -100,11 +100,12 @@ class Detector:
         self,
         session: ort.InferenceSession,
         layout: families.Layout,
+        family: families.Family,
         *,
         max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
     ) -> None:
         self.session = session
-        self.family = families.build(layout)
+        self.family = family
         self.info = _info(layout)
         self._layout = layout
         self._max_image_pixels = max_image_pixels
@@ -127,7 +128,9 @@ class Detector:
         oversubscribe inside a restricted cpuset such as Lambda's.
         """
         layout = families.resolve(read_graph(model), family=family, names=names)
-        return cls(create_session(model, threads), layout, max_image_pixels=max_image_pixels)
+        adapter = families.build(layout)  # before the costly session: fail fast
+        session = create_session(model, threads)
+        return cls(session, layout, adapter, max_image_pixels=max_image_pixels)
 
     def detect(self, image: bytes, options: DetectOptions = DetectOptions()) -> DetectionResult:
         """Detect objects in encoded image bytes (JPEG, PNG or WebP).
