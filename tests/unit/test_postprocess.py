@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from detector.postprocess import Candidates, cxcywh_to_xyxy, finish, nms
 from detector.preprocess import Transform
@@ -107,3 +109,56 @@ def test_finish_of_nothing_is_the_empty_result():
     )
     assert len(kept) == 0
     assert kept.boxes.shape == (0, 4)
+
+
+def reference_nms(b: np.ndarray, scores: np.ndarray, threshold: float) -> list[int]:
+    """Greedy NMS written the slow, obvious way."""
+
+    def iou(i: int, j: int) -> float:
+        w = max(0.0, min(b[i, 2], b[j, 2]) - max(b[i, 0], b[j, 0]))
+        h = max(0.0, min(b[i, 3], b[j, 3]) - max(b[i, 1], b[j, 1]))
+        inter = w * h
+        union = (
+            (b[i, 2] - b[i, 0]) * (b[i, 3] - b[i, 1])
+            + (b[j, 2] - b[j, 0]) * (b[j, 3] - b[j, 1])
+            - inter
+        )
+        return inter / union if union > 0 else 0.0
+
+    kept: list[int] = []
+    for i in sorted(range(len(b)), key=lambda k: (-scores[k], k)):
+        if all(iou(i, k) <= threshold for k in kept):
+            kept.append(i)
+    return kept
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    count=st.integers(0, 40),
+    threshold=st.sampled_from([0.3, 0.45, 0.65]),
+)
+def test_vectorised_nms_agrees_with_the_obvious_loop(seed, count, threshold):
+    rng = np.random.default_rng(seed)
+    corner = rng.uniform(0, 100, (count, 2))
+    size = rng.uniform(1, 40, (count, 2))
+    b = np.concatenate([corner, corner + size], axis=1).astype(np.float32)
+    scores = rng.uniform(0, 1, count).astype(np.float32)
+    assert nms(b, scores, threshold).tolist() == reference_nms(b, scores, threshold)
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), count=st.integers(0, 40))
+def test_class_aware_nms_is_the_obvious_loop_run_per_class(seed, count):
+    rng = np.random.default_rng(seed)
+    corner = rng.uniform(0, 100, (count, 2))
+    b = np.concatenate([corner, corner + rng.uniform(1, 40, (count, 2))], axis=1)
+    b = b.astype(np.float32)
+    scores = rng.uniform(0, 1, count).astype(np.float32)
+    classes = rng.integers(0, 3, count).astype(np.int64)
+    expected: list[int] = []
+    for class_id in range(3):
+        members = np.flatnonzero(classes == class_id)
+        expected += [int(members[k]) for k in reference_nms(b[members], scores[members], 0.45)]
+    expected.sort(key=lambda k: (-scores[k], k))
+    assert nms(b, scores, 0.45, class_ids=classes).tolist() == expected
