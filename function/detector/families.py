@@ -1,12 +1,12 @@
 """Model-family adapters: which YOLO export a graph is, and how to read its output.
 
-| family          | output                         | boxes                      | recipe       |
-| --------------- | ------------------------------ | -------------------------- | ------------ |
-| ``yolox``       | ``[1, N, 5+C]``, N = grid cells | raw: grid decode here      | YOLOX        |
-| ``yolox-decoded``| ``[1, N, 5+C]``               | cx, cy, w, h               | YOLOX        |
-| ``yolov5``      | ``[1, 3N, 5+C]`` (3 anchors)   | cx, cy, w, h               | Ultralytics  |
-| ``yolov8``      | ``[1, 4+C, N]``, no objectness | cx, cy, w, h               | Ultralytics  |
-| ``end2end``     | ``[1, K, 6]`` or ``[K, 7]``    | x1, y1, x2, y2, NMS done   | Ultralytics  |
+| family            | output                          | boxes                    | recipe      |
+| ----------------- | ------------------------------- | ------------------------ | ----------- |
+| ``yolox``         | ``[1, N, 5+C]``, N = grid cells | raw: grid decode here    | YOLOX       |
+| ``yolox-decoded`` | ``[1, N, 5+C]``                 | cx, cy, w, h             | YOLOX       |
+| ``yolov5``        | ``[1, 3N, 5+C]`` (3 anchors)    | cx, cy, w, h             | Ultralytics |
+| ``yolov8``        | ``[1, 4+C, N]``, no objectness  | cx, cy, w, h             | Ultralytics |
+| ``end2end``       | ``[1, K, 6]`` or ``[K, 7]``     | x1, y1, x2, y2, NMS done | Ultralytics |
 
 YOLOv7 and Scaled-YOLOv4 share the YOLOv5 head; YOLOv11 shares YOLOv8's; YOLOv10 and
 ``nms=True`` exports write ``[1, K, 6]`` (x1, y1, x2, y2, score, class); YOLOv7
