@@ -146,9 +146,13 @@ class Detector:
     def detect_image(
         self, image: Image.Image, options: DetectOptions = DetectOptions()
     ) -> DetectionResult:
-        """Detect objects in an already decoded image (taken as already upright)."""
+        """Detect objects in an already decoded image (taken as already upright).
+
+        Raises ``PayloadTooLargeError`` over the pixel cap, like ``detect``.
+        """
         start = time.perf_counter()
-        return self._run(imageio.from_pil(image), options, start)
+        decoded = imageio.from_pil(image, max_pixels=self._max_image_pixels)
+        return self._run(decoded, options, start)
 
     def _run(
         self, decoded: imageio.DecodedImage, options: DetectOptions, start: float

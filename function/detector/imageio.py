@@ -97,8 +97,9 @@ def decode_oriented(data: bytes, *, max_pixels: int) -> Image.Image:
     return decoded.oriented(decoded.image)
 
 
-def from_pil(image: Image.Image) -> DecodedImage:
+def from_pil(image: Image.Image, *, max_pixels: int) -> DecodedImage:
     """Wrap an already decoded image; its pixels are taken as already oriented."""
+    _check_pixels(image.width, image.height, max_pixels)
     rgb = to_rgb(image)
     return DecodedImage(rgb, rgb.width, rgb.height, 1, (0.0, 0.0, rgb.width, rgb.height))
 
@@ -114,14 +115,17 @@ def _open(data: bytes, *, max_pixels: int) -> Image.Image:
         raise PayloadTooLargeError(f"the image has more than {limit:,} pixels") from None
     except (OSError, ValueError, SyntaxError):
         raise InvalidImageError("not a JPEG, PNG or WebP image") from None
-    width, height = image.size
+    _check_pixels(*image.size, max_pixels)
+    return image
+
+
+def _check_pixels(width: int, height: int, max_pixels: int) -> None:
     if width < 1 or height < 1:
         raise InvalidImageError("the image is empty")
     if width * height > max_pixels:
         raise PayloadTooLargeError(
             f"the image is {width}x{height}: more than {max_pixels:,} pixels"
         )
-    return image
 
 
 def _orientation(image: Image.Image) -> int:
