@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import importlib
 import json
 import os
@@ -317,8 +318,11 @@ def _invoke(args: argparse.Namespace) -> int:
 
     text = sys.stdin.read() if str(args.event) == "-" else args.event.read_text()
     event = json.loads(text)
-    handler = importlib.import_module(f"detector.handlers.{args.handler or handler_kind(event)}")
-    response = handler.lambda_handler(event, LocalContext())
+    # The function's own output (JSON logs, EMF metrics) goes to stderr, as in `sam local
+    # invoke`, so stdout holds only the response.
+    with contextlib.redirect_stdout(sys.stderr):
+        module = f"detector.handlers.{args.handler or handler_kind(event)}"
+        response = importlib.import_module(module).lambda_handler(event, LocalContext())
     if args.body_out and isinstance(response, dict) and "body" in response:
         body = response["body"]
         raw = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode()
