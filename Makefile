@@ -9,7 +9,7 @@ TOOLS_VENV := .venv-tools
 TOOLS_STAMP := $(TOOLS_VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: setup tools demo test lint unit deploy-check layer clean
+.PHONY: setup tools demo test lint unit deploy-check layer browser clean
 
 setup: $(STAMP)
 
@@ -50,6 +50,15 @@ layer: setup
 
 unit: setup
 	$(BIN)/pytest tests/unit
+
+# The page test drives Debian's chromium headless; CI runs this as root on a fresh machine.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+			chromium fonts-liberation >/dev/null; }
+	@chromium --version 2>/dev/null
 
 clean:
 	rm -rf $(VENV) $(TOOLS_VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -49,16 +49,34 @@ class UnauthorizedError(DetectorError):
     code = "unauthorized"
 
 
+class InvalidTokenError(UnauthorizedError):
+    """A token was sent but is malformed, expired, mis-signed or for someone else (401)."""
+
+    code = "invalid_token"
+
+
 class ForbiddenError(DetectorError):
     """A valid token without the required scope, or a resource we may not touch (403)."""
 
     code = "forbidden"
 
 
+class InsufficientScopeError(ForbiddenError):
+    """A valid token that lacks the scope the route requires (403)."""
+
+    code = "insufficient_scope"
+
+
 class NotFoundError(DetectorError):
     """No such route or object (404)."""
 
     code = "not_found"
+
+
+class MethodNotAllowedError(DetectorError):
+    """The route exists, but not for this HTTP method (405)."""
+
+    code = "method_not_allowed"
 
 
 # --- the model could not be used ----------------------------------------------------------
@@ -86,10 +104,34 @@ class StorageError(DetectorError):
     code = "storage_error"
 
 
+class StorageNotFoundError(StorageError):
+    """The bucket, the object or the version does not exist."""
+
+    code = "storage_not_found"
+
+
+class StorageAccessDeniedError(StorageError):
+    """The caller's credentials may not do this (or there are none)."""
+
+    code = "storage_access_denied"
+
+
+class StorageUnavailableError(StorageError):
+    """S3 could not be reached, timed out, throttled us or failed on its side: retry later."""
+
+    code = "storage_unavailable"
+
+
 class ModelUnavailableError(DetectorError):
     """The model could not be loaded at cold start; the next invocation retries (503)."""
 
     code = "model_unavailable"
+
+
+class AuthUnavailableError(DetectorError):
+    """The key to verify tokens could not be fetched (JWKS or secret store down, 503)."""
+
+    code = "auth_unavailable"
 
 
 class ConfigurationError(DetectorError):

@@ -47,6 +47,9 @@ RESULTS_BUCKET = "RESULTS_BUCKET"  # default: the bucket the image came from
 RESULTS_PREFIX = "RESULTS_PREFIX"
 ANNOTATED_PREFIX = "ANNOTATED_PREFIX"
 ANNOTATE = "ANNOTATE"
+# --- observability (Powertools reads its other POWERTOOLS_* variables itself) ------------
+SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
+METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -89,6 +92,9 @@ class Settings:
     annotated_prefix: str = "annotated/"
     annotate: bool = False
 
+    service_name: str = "detector"
+    metrics_namespace: str = "ServerlessDetector"
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read the environment (``os.environ`` by default); ``overrides`` win over it."""
@@ -122,6 +128,8 @@ class Settings:
             results_prefix=env.get(RESULTS_PREFIX, cls.results_prefix),
             annotated_prefix=env.get(ANNOTATED_PREFIX, cls.annotated_prefix),
             annotate=_bool(env, ANNOTATE, cls.annotate),
+            service_name=_text(env, SERVICE_NAME) or cls.service_name,
+            metrics_namespace=_text(env, METRICS_NAMESPACE) or cls.metrics_namespace,
         )
         unknown = set(overrides) - {f.name for f in fields(cls)}
         if unknown:

@@ -1,0 +1,53 @@
+"""Draw detections on the image they came from: boxes and labels, returned as JPEG."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from PIL import ImageDraw, ImageFont
+
+from detector import imageio
+
+if TYPE_CHECKING:
+    from detector.engine import DetectionResult
+
+JPEG_QUALITY = 90
+# Distinct, readable colours; class ids cycle through them.
+PALETTE = (
+    (255, 56, 56), (255, 157, 151), (255, 112, 31), (255, 178, 29), (207, 210, 49),
+    (72, 249, 10), (146, 204, 23), (61, 219, 134), (26, 147, 52), (0, 212, 187),
+    (44, 153, 168), (0, 194, 255), (52, 69, 147), (100, 115, 255), (0, 24, 236),
+    (132, 56, 255), (82, 0, 133), (203, 56, 255), (255, 149, 200), (255, 55, 199),
+)  # fmt: skip
+
+
+def draw(
+    image: bytes,
+    result: DetectionResult,
+    names: Sequence[str],
+    *,
+    max_pixels: int = 50_000_000,
+) -> bytes:
+    """``image`` (upright, full size) with ``result``'s boxes and labels, as JPEG bytes.
+
+    Raises ``InvalidImageError`` / ``PayloadTooLargeError`` like detection does.
+    """
+    picture = imageio.decode_oriented(image, max_pixels=max_pixels)
+    canvas = ImageDraw.Draw(picture)
+    line = max(2, round(min(picture.size) / 300))
+    font = ImageFont.load_default(size=max(12, 6 * line))
+    for item in result.detections.to_json(names):
+        x1, y1, x2, y2 = item["box"]
+        colour = PALETTE[item["class_id"] % len(PALETTE)]
+        canvas.rectangle((x1, y1, x2, y2), outline=colour, width=line)
+        caption = f"{item['label']} {item['score']:.2f}"
+        left, top, right, bottom = canvas.textbbox((x1, y1), caption, font=font)
+        # Above the box when there is room, else just inside its top edge.
+        shift = bottom - top + 2 * line if y1 - (bottom - top) - 2 * line >= 0 else 0
+        canvas.rectangle((left, top - shift, right + 2 * line, bottom - shift + line), fill=colour)
+        canvas.text((x1 + line, y1 - shift), caption, fill=(255, 255, 255), font=font)
+    out = io.BytesIO()
+    picture.save(out, format="JPEG", quality=JPEG_QUALITY)
+    return out.getvalue()

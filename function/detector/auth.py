@@ -1,0 +1,386 @@
+"""JWT verification: an ``Authorization`` header in, the caller's claims out, or a typed error.
+
+The algorithm allow-list follows from the kind of key configured: an HMAC secret allows
+HS256 only, an RSA key RS256, an EC P-256 key ES256, a JWKS what its keys declare. HMAC and
+public-key algorithms are never accepted side by side, which rules out the classic attack
+of an HS256 token "signed" with the public key.
+
+``issue_token`` (the other side, for local development and tests) lives here too so the
+two stay in step.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import jwt
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
+
+from detector.errors import (
+    AuthUnavailableError,
+    ConfigurationError,
+    DetectorError,
+    InsufficientScopeError,
+    InvalidTokenError,
+    UnauthorizedError,
+)
+from detector.settings import (
+    JWT_ALGORITHMS,
+    JWT_JWKS_URL,
+    JWT_PUBLIC_KEY,
+    JWT_SECRET,
+    JWT_SECRET_ID,
+    Settings,
+)
+
+# Real access tokens are well under 2 kB; anything far larger is refused before parsing.
+MAX_TOKEN_BYTES = 8 * 1024
+# HS256 with fewer than 256 bits of secret can be brute-forced offline from one token.
+MIN_SECRET_BYTES = 32
+SECRET_MAX_AGE_SECONDS = 300
+JWKS_LIFESPAN_SECONDS = 300
+# After an unknown `kid` the JWKS is fetched again at most this often: random kids in
+# forged tokens must not turn us into a traffic amplifier against the identity provider.
+JWKS_REFRESH_COOLDOWN_SECONDS = 30.0
+JWKS_TIMEOUT_SECONDS = 3.0
+REALM = "detector"
+
+HMAC_ALGORITHMS = frozenset({"HS256"})
+PUBLIC_KEY_ALGORITHMS = frozenset({"RS256", "ES256"})
+
+_JWT_ERROR_MESSAGES: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
+    (jwt.ExpiredSignatureError, "the token has expired"),
+    (jwt.ImmatureSignatureError, "the token is not valid yet"),
+    (jwt.InvalidIssuedAtError, "the token's iat claim is not a valid time"),
+    (jwt.InvalidIssuerError, "the token was issued by another issuer"),
+    (jwt.InvalidAudienceError, "the token is meant for another audience"),
+    (jwt.InvalidAlgorithmError, "the token's algorithm is not allowed"),
+    (jwt.InvalidSignatureError, "the token's signature does not verify"),
+    (jwt.DecodeError, "the token is malformed"),
+)
+
+
+@dataclass(frozen=True)
+class Claims:
+    """The verified token: who called, with which scopes."""
+
+    subject: str | None
+    scopes: frozenset[str]
+    claims: Mapping[str, Any]
+
+
+class KeySource(Protocol):
+    """Where the verification key comes from; also decides which algorithms it allows."""
+
+    algorithms: frozenset[str]
+
+    def key_for(self, token: str, header: Mapping[str, Any]) -> tuple[Any, list[str]]:
+        """The key to verify ``token`` with, and the algorithms allowed for that key."""
+        ...
+
+
+class StaticKey:
+    """A key known up front: a local HS256 secret or a PEM public key."""
+
+    def __init__(self, key: Any, algorithms: frozenset[str]) -> None:
+        self._key = key
+        self.algorithms = algorithms
+
+    def key_for(self, token: str, header: Mapping[str, Any]) -> tuple[Any, list[str]]:
+        return self._key, sorted(self.algorithms)
+
+
+class SecretsManagerKey:
+    """The HS256 secret in Secrets Manager, read through Powertools and cached."""
+
+    def __init__(
+        self, secret_id: str, algorithms: frozenset[str], provider: SecretsProvider
+    ) -> None:
+        self._secret_id = secret_id
+        self._provider = provider
+        self.algorithms = algorithms
+
+    def key_for(self, token: str, header: Mapping[str, Any]) -> tuple[Any, list[str]]:
+        try:
+            secret = self._provider.get(self._secret_id, max_age=SECRET_MAX_AGE_SECONDS)
+        except GetParameterError:
+            raise AuthUnavailableError("the token signing secret could not be read") from None
+        if not isinstance(secret, str | bytes):
+            raise ConfigurationError("the token signing secret must be a plain string")
+        return _checked_secret(secret), sorted(self.algorithms)
+
+
+class JwksKey:
+    """Public keys from a JWKS endpoint, cached, picked by the token's ``kid``."""
+
+    def __init__(
+        self,
+        url: str,
+        algorithms: frozenset[str],
+        *,
+        cooldown_seconds: float = JWKS_REFRESH_COOLDOWN_SECONDS,
+    ) -> None:
+        try:
+            self._client = jwt.PyJWKClient(
+                url,
+                lifespan=JWKS_LIFESPAN_SECONDS,
+                timeout=JWKS_TIMEOUT_SECONDS,
+                cooldown_duration=cooldown_seconds,
+            )
+        except jwt.PyJWKClientError:
+            raise ConfigurationError(f"{JWT_JWKS_URL} must be an http(s) URL") from None
+        self.algorithms = algorithms
+
+    def key_for(self, token: str, header: Mapping[str, Any]) -> tuple[Any, list[str]]:
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise InvalidTokenError("the token has no key id (kid)")
+        try:
+            signing_key = self._client.get_signing_key(kid)
+        except jwt.PyJWKClientConnectionError:
+            raise AuthUnavailableError("the token signing keys could not be fetched") from None
+        except jwt.PyJWKClientError:
+            raise InvalidTokenError("the token's key id is unknown") from None
+        # A JWK may declare its own algorithm; the token must use exactly that one.
+        allowed = self.algorithms & {signing_key.algorithm_name}
+        return signing_key, sorted(allowed)
+
+
+class TokenVerifier:
+    """Verifies bearer tokens against one key source; build one per cold start."""
+
+    def __init__(
+        self,
+        source: KeySource,
+        *,
+        issuer: str | None = None,
+        audience: str | None = None,
+        required_scope: str | None = None,
+        leeway_seconds: int = 30,
+    ) -> None:
+        self._source = source
+        self._issuer = issuer
+        self._audience = audience
+        self.required_scope = required_scope
+        self._leeway = leeway_seconds
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        secrets_provider: SecretsProvider | None = None,
+        jwks_cooldown_seconds: float = JWKS_REFRESH_COOLDOWN_SECONDS,
+    ) -> TokenVerifier:
+        """The verifier the settings describe; exactly one key source must be configured."""
+        return cls(
+            _key_source(settings, secrets_provider, jwks_cooldown_seconds),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            required_scope=settings.jwt_required_scope,
+            leeway_seconds=settings.jwt_leeway_seconds,
+        )
+
+    def verify(self, authorization: str | None) -> Claims:
+        """Check an ``Authorization`` header value; raise a 401/403/503 error otherwise."""
+        token = bearer_token(authorization)
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise InvalidTokenError("the token is malformed") from None
+        if header.get("alg") not in self._source.algorithms:
+            raise InvalidTokenError("the token's algorithm is not allowed")
+        key, algorithms = self._source.key_for(token, header)
+        claims = self._decode(token, key, algorithms)
+        scopes = scopes_of(claims)
+        if self.required_scope and self.required_scope not in scopes:
+            raise InsufficientScopeError(f"the token lacks the {self.required_scope} scope")
+        subject = claims.get("sub")
+        return Claims(
+            subject=subject if isinstance(subject, str) else None, scopes=scopes, claims=claims
+        )
+
+    def _decode(self, token: str, key: Any, algorithms: list[str]) -> dict[str, Any]:
+        required = ["exp", "iat"]
+        required += ["iss"] if self._issuer else []
+        required += ["aud"] if self._audience else []
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=algorithms,
+                issuer=self._issuer,
+                audience=self._audience,
+                leeway=self._leeway,
+                options={"require": required, "verify_aud": self._audience is not None},
+            )
+        except jwt.MissingRequiredClaimError as error:
+            raise InvalidTokenError(f"the token lacks the {error.claim} claim") from None
+        except jwt.PyJWTError as error:
+            raise InvalidTokenError(_jwt_error_message(error)) from None
+        return claims
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of ``Bearer <token>``; 401 when absent, another scheme, or oversized."""
+    if not authorization or not authorization.strip():
+        raise UnauthorizedError("a bearer token is required")
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise UnauthorizedError("the Authorization header must be 'Bearer <token>'")
+    token = token.strip()
+    if len(token) > MAX_TOKEN_BYTES:
+        raise InvalidTokenError("the token is too large")
+    if not token.isascii():
+        raise InvalidTokenError("the token is malformed")
+    return token
+
+
+def scopes_of(claims: Mapping[str, Any]) -> frozenset[str]:
+    """Scopes from ``scope`` (space-separated, OAuth 2) or ``scp`` (list or string)."""
+    scopes: set[str] = set()
+    for name in ("scope", "scp"):
+        value = claims.get(name)
+        if isinstance(value, str):
+            scopes.update(value.split())
+        elif isinstance(value, list):
+            scopes.update(item for item in value if isinstance(item, str))
+    return frozenset(scopes)
+
+
+def challenge(error: DetectorError, required_scope: str | None = None) -> str:
+    """The ``WWW-Authenticate`` value for an auth error (RFC 6750, section 3)."""
+    parts = [f'realm="{REALM}"']
+    if isinstance(error, InsufficientScopeError):
+        parts.append('error="insufficient_scope"')
+        if required_scope:
+            parts.append(f'scope="{required_scope}"')
+    elif isinstance(error, InvalidTokenError):
+        parts.append('error="invalid_token"')
+    if isinstance(error, InvalidTokenError | InsufficientScopeError):
+        parts.append(f'error_description="{error.message.replace(chr(34), chr(39))}"')
+    return "Bearer " + ", ".join(parts)
+
+
+def issue_token(
+    key: str | bytes,
+    *,
+    subject: str,
+    algorithm: str | None = None,
+    scope: str | None = None,
+    ttl_seconds: int = 3600,
+    issuer: str | None = None,
+    audience: str | None = None,
+    key_id: str | None = None,
+    now: float | None = None,
+) -> str:
+    """A signed JWT: ``key`` is the HS256 secret or a PEM private key (RS256/ES256).
+
+    The algorithm defaults to the one the key implies.
+    """
+    algorithm = algorithm or _signing_algorithm(key)
+    if algorithm not in HMAC_ALGORITHMS | PUBLIC_KEY_ALGORITHMS:
+        raise ConfigurationError(f"algorithm must be one of HS256, RS256, ES256, not {algorithm}")
+    if algorithm in HMAC_ALGORITHMS:
+        key = _checked_secret(key)
+    issued_at = int(time.time() if now is None else now)
+    claims: dict[str, Any] = {"sub": subject, "iat": issued_at, "exp": issued_at + ttl_seconds}
+    optional = {"scope": scope, "iss": issuer, "aud": audience}
+    claims.update({name: value for name, value in optional.items() if value})
+    headers = {"kid": key_id} if key_id else None
+    return jwt.encode(claims, key, algorithm=algorithm, headers=headers)
+
+
+def _key_source(
+    settings: Settings, secrets_provider: SecretsProvider | None, jwks_cooldown_seconds: float
+) -> KeySource:
+    configured = {
+        JWT_SECRET_ID: settings.jwt_secret_id,
+        JWT_SECRET: settings.jwt_secret,
+        JWT_PUBLIC_KEY: settings.jwt_public_key,
+        JWT_JWKS_URL: settings.jwt_jwks_url,
+    }
+    chosen = [name for name, value in configured.items() if value]
+    if len(chosen) != 1:
+        raise ConfigurationError(
+            f"token verification needs exactly one of {', '.join(configured)}; "
+            f"{'none is' if not chosen else ', '.join(chosen) + ' are'} set"
+        )
+    if settings.jwt_secret_id:
+        provider = secrets_provider or SecretsProvider()
+        algorithms = _allowed(settings, HMAC_ALGORITHMS)
+        return SecretsManagerKey(settings.jwt_secret_id, algorithms, provider)
+    if settings.jwt_secret:
+        return StaticKey(_checked_secret(settings.jwt_secret), _allowed(settings, HMAC_ALGORITHMS))
+    if settings.jwt_public_key:
+        key, family = _public_key(settings.jwt_public_key)
+        return StaticKey(key, _allowed(settings, family))
+    assert settings.jwt_jwks_url  # one of the four is set, checked above
+    return JwksKey(
+        settings.jwt_jwks_url,
+        _allowed(settings, PUBLIC_KEY_ALGORITHMS),
+        cooldown_seconds=jwks_cooldown_seconds,
+    )
+
+
+def _allowed(settings: Settings, family: frozenset[str]) -> frozenset[str]:
+    """The key family's algorithms, narrowed by ``JWT_ALGORITHMS``, never widened."""
+    if not settings.jwt_algorithms:
+        return family
+    wanted = frozenset(settings.jwt_algorithms)
+    if not wanted <= family:
+        raise ConfigurationError(
+            f"{JWT_ALGORITHMS} allows {', '.join(sorted(wanted - family))}, which the configured "
+            f"key cannot verify (it allows {', '.join(sorted(family))})"
+        )
+    return wanted
+
+
+def _public_key(pem: str) -> tuple[Any, frozenset[str]]:
+    # Environment variables often carry PEM with escaped newlines.
+    text = pem.replace("\\n", "\n").encode()
+    try:
+        key = load_pem_public_key(text)
+    except ValueError:
+        raise ConfigurationError(f"{JWT_PUBLIC_KEY} is not a PEM public key") from None
+    if isinstance(key, rsa.RSAPublicKey):
+        return key, frozenset({"RS256"})
+    if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
+        return key, frozenset({"ES256"})
+    raise ConfigurationError(f"{JWT_PUBLIC_KEY} must be an RSA or EC P-256 public key")
+
+
+def _signing_algorithm(key: str | bytes) -> str:
+    raw = key.encode() if isinstance(key, str) else key
+    if not raw.lstrip().startswith(b"-----BEGIN"):
+        return "HS256"
+    try:
+        private_key = load_pem_private_key(raw, password=None)
+    except (ValueError, TypeError):
+        raise ConfigurationError("the signing key is not an unencrypted PEM private key") from None
+    if isinstance(private_key, rsa.RSAPrivateKey):
+        return "RS256"
+    if isinstance(private_key, ec.EllipticCurvePrivateKey):
+        return "ES256"
+    raise ConfigurationError("the signing key must be an RSA or EC P-256 private key")
+
+
+def _checked_secret(secret: str | bytes | None) -> bytes:
+    raw = secret.encode() if isinstance(secret, str) else secret
+    if not raw or len(raw) < MIN_SECRET_BYTES:
+        raise ConfigurationError(f"the HS256 secret must be at least {MIN_SECRET_BYTES} bytes")
+    return raw
+
+
+def _jwt_error_message(error: jwt.PyJWTError) -> str:
+    # pyjwt's own messages can quote parts of the token; ours never do.
+    for kind, message in _JWT_ERROR_MESSAGES:
+        if isinstance(error, kind):
+            return message
+    return "the token is invalid"

@@ -1,0 +1,210 @@
+"""The detection engine: ONNX bytes in once, then image bytes in, detections out.
+
+The pipeline reads top to bottom in ``Detector.detect``: decode → letterbox →
+``session.run`` → family decode → filter / NMS / map back. Each step lives in its own
+module and is testable alone; this one owns the onnxruntime session.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+from PIL import Image
+
+from detector import families, imageio, postprocess, preprocess
+from detector.detections import Detections
+from detector.errors import BadRequestError, ModelError
+from detector.modelgraph import read_graph
+
+DEFAULT_MAX_IMAGE_PIXELS = 50_000_000
+MAX_DET_LIMIT = 10_000
+
+
+@dataclass(frozen=True)
+class DetectOptions:
+    """Per-request detection options; out-of-range values raise ``BadRequestError``."""
+
+    conf: float = 0.25
+    iou: float = 0.45
+    max_det: int = 300
+    agnostic: bool = False
+    classes: frozenset[int] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("conf", "iou"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise BadRequestError(f"{name} must be a number")
+            if not 0.0 <= value <= 1.0:
+                raise BadRequestError(f"{name} must be between 0 and 1, not {value}")
+        if isinstance(self.max_det, bool) or not isinstance(self.max_det, int):
+            raise BadRequestError("max_det must be a whole number")
+        if not 1 <= self.max_det <= MAX_DET_LIMIT:
+            raise BadRequestError(f"max_det must be between 1 and {MAX_DET_LIMIT}")
+        if self.classes is not None and not all(
+            isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in self.classes
+        ):
+            raise BadRequestError("classes must be non-negative class ids")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    family: str
+    input_name: str
+    input_size: tuple[int, int]  # (height, width)
+    class_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DetectionResult:
+    width: int  # original image size, after EXIF orientation
+    height: int
+    detections: Detections
+    timing_ms: dict[str, float]  # decode, preprocess, inference, postprocess, total
+
+    def to_json(self, names: Sequence[str]) -> dict[str, Any]:
+        return {
+            "width": self.width,
+            "height": self.height,
+            "detections": self.detections.to_json(names),
+            "timing_ms": {step: round(ms, 2) for step, ms in self.timing_ms.items()},
+        }
+
+
+def inspect_model(model: bytes, *, family: str | None = None) -> ModelInfo:
+    """Family, input and class names of an ONNX model, read from its bytes (no session).
+
+    Raises ``ModelError`` for bytes that are not ONNX or a layout we do not know.
+    """
+    layout = families.resolve(read_graph(model), family=family)
+    families.build(layout)  # validates that the output fits the family
+    return _info(layout)
+
+
+def cpu_count() -> int:
+    """The CPUs this process may run on (a cpuset can be smaller than the machine)."""
+    return max(1, len(os.sched_getaffinity(0)))
+
+
+class Detector:
+    """One loaded model. ``detect`` may be called from several threads at once."""
+
+    def __init__(
+        self,
+        session: ort.InferenceSession,
+        layout: families.Layout,
+        *,
+        max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+    ) -> None:
+        self.session = session
+        self.family = families.build(layout)
+        self.info = _info(layout)
+        self._layout = layout
+        self._max_image_pixels = max_image_pixels
+        self._output_name = layout.output.name
+
+    @classmethod
+    def from_bytes(
+        cls,
+        model: bytes,
+        *,
+        family: str | None = None,
+        names: Sequence[str] | None = None,
+        threads: int | None = None,
+        max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+    ) -> Detector:
+        """Build the session from bytes in memory (the model never touches disk).
+
+        ``threads``: onnxruntime intra-op threads; default, the CPUs we may use. The
+        library's own default reads the machine's core count, which can crash or
+        oversubscribe inside a restricted cpuset such as Lambda's.
+        """
+        layout = families.resolve(read_graph(model), family=family, names=names)
+        return cls(create_session(model, threads), layout, max_image_pixels=max_image_pixels)
+
+    def detect(self, image: bytes, options: DetectOptions = DetectOptions()) -> DetectionResult:
+        """Detect objects in encoded image bytes (JPEG, PNG or WebP).
+
+        Raises ``InvalidImageError`` or ``PayloadTooLargeError``.
+        """
+        start = time.perf_counter()
+        decoded = imageio.decode(
+            image, max_pixels=self._max_image_pixels, fit=self._layout.input_size
+        )
+        return self._run(decoded, options, start)
+
+    def detect_image(
+        self, image: Image.Image, options: DetectOptions = DetectOptions()
+    ) -> DetectionResult:
+        """Detect objects in an already decoded image (taken as already upright)."""
+        start = time.perf_counter()
+        return self._run(imageio.from_pil(image), options, start)
+
+    def _run(
+        self, decoded: imageio.DecodedImage, options: DetectOptions, start: float
+    ) -> DetectionResult:
+        decoded_at = time.perf_counter()
+        tensor, transform = preprocess.letterbox(
+            decoded, self._layout.input_size, self.family.recipe, self._layout.input_dtype
+        )
+        prepared_at = time.perf_counter()
+        (output,) = self.session.run([self._output_name], {self.info.input_name: tensor})
+        inferred_at = time.perf_counter()
+        candidates = self.family.decode(np.asarray(output, dtype=np.float32), options.conf)
+        detections = postprocess.finish(
+            candidates,
+            transform,
+            conf=options.conf,
+            iou=options.iou,
+            max_det=options.max_det,
+            agnostic=options.agnostic,
+            classes=options.classes,
+            suppress=self.family.suppress,
+        )
+        done_at = time.perf_counter()
+        timing = {
+            "decode": decoded_at - start,
+            "preprocess": prepared_at - decoded_at,
+            "inference": inferred_at - prepared_at,
+            "postprocess": done_at - inferred_at,
+            "total": done_at - start,
+        }
+        return DetectionResult(
+            width=decoded.width,
+            height=decoded.height,
+            detections=detections,
+            timing_ms={step: seconds * 1000 for step, seconds in timing.items()},
+        )
+
+
+def create_session(model: bytes, threads: int | None = None) -> ort.InferenceSession:
+    """An onnxruntime CPU session from model bytes; ``ModelError`` if it cannot load."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or cpu_count()
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    try:
+        return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own untyped errors
+        raise ModelError(f"onnxruntime could not load the model: {_first_line(exc)}") from None
+
+
+def _info(layout: families.Layout) -> ModelInfo:
+    return ModelInfo(
+        family=layout.family,
+        input_name=layout.input.name,
+        input_size=layout.input_size,
+        class_names=layout.class_names,
+    )
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__

@@ -1,0 +1,327 @@
+"""Model-family adapters: which YOLO export a graph is, and how to read its output.
+
+| family          | output                         | boxes                      | recipe       |
+| --------------- | ------------------------------ | -------------------------- | ------------ |
+| ``yolox``       | ``[1, N, 5+C]``, N = grid cells | raw: grid decode here      | YOLOX        |
+| ``yolox-decoded``| ``[1, N, 5+C]``               | cx, cy, w, h               | YOLOX        |
+| ``yolov5``      | ``[1, 3N, 5+C]`` (3 anchors)   | cx, cy, w, h               | Ultralytics  |
+| ``yolov8``      | ``[1, 4+C, N]``, no objectness | cx, cy, w, h               | Ultralytics  |
+| ``end2end``     | ``[1, K, 6]`` or ``[K, 7]``    | x1, y1, x2, y2, NMS done   | Ultralytics  |
+
+YOLOv7 and Scaled-YOLOv4 share the YOLOv5 head; YOLOv11 shares YOLOv8's; YOLOv10 and
+``nms=True`` exports write ``[1, K, 6]`` (x1, y1, x2, y2, score, class); YOLOv7
+``--end2end`` with onnxruntime NMS writes ``[K, 7]`` (batch, x1, y1, x2, y2, class, score).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from detector.errors import ModelError
+from detector.modelgraph import ELEM_TYPES, ModelGraph, TensorSpec
+from detector.postprocess import Candidates, cxcywh_to_xyxy
+from detector.preprocess import ULTRALYTICS_RECIPE, YOLOX_RECIPE, Recipe
+
+DEFAULT_INPUT_SIZE = (640, 640)  # for dynamic-shape exports that do not record imgsz
+STRIDE_SETS = ((8, 16, 32), (8, 16, 32, 64))  # P5 and P6 heads
+ANCHORS_PER_CELL = 3  # YOLOv5 / v7 / Scaled-YOLOv4
+FLOAT16, FLOAT32 = 10, 1
+
+FAMILIES = ("yolox", "yolox-decoded", "yolov5", "yolov8", "end2end")
+ALIASES = {
+    "yolov7": "yolov5",
+    "scaled-yolov4": "yolov5",
+    "yolov11": "yolov8",
+    "yolo11": "yolov8",
+    "yolov10": "end2end",
+}
+
+Decoder = Callable[[NDArray[np.float32], float], Candidates]
+
+
+@dataclass(frozen=True)
+class Family:
+    """What the engine needs to run one model: its recipe and its output decoder."""
+
+    name: str
+    recipe: Recipe
+    decode: Decoder  # (first output, conf) -> candidates above conf, input pixels
+    suppress: bool  # False when the graph already ran NMS
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The facts about a model that the adapters are chosen and built from."""
+
+    family: str
+    input: TensorSpec
+    input_size: tuple[int, int]  # (height, width)
+    output: TensorSpec
+    class_names: tuple[str, ...]
+
+    @property
+    def input_dtype(self) -> type[np.floating]:
+        return np.float16 if self.input.elem_type == FLOAT16 else np.float32
+
+
+# --- decoders: one per output layout ----------------------------------------------------
+def decode_objectness_rows(output: NDArray[np.float32], conf: float) -> Candidates:
+    """``[1, N, 5+C]`` rows of ``cx, cy, w, h, objectness, C class scores``, decoded."""
+    return _objectness_rows(output[0], conf, grid=None)
+
+
+def grid_decoder(input_size: tuple[int, int], rows: int) -> Decoder:
+    """A decoder for raw YOLOX rows: ``xy = (dxy + cell) * stride``, ``wh = exp(.) * stride``."""
+    strides = _strides_for(input_size, rows)
+    if strides is None:
+        raise ModelError(
+            f"a raw YOLOX output needs one row per grid cell of strides 8/16/32 for a "
+            f"{input_size[1]}x{input_size[0]} input; it has {rows} rows"
+        )
+    cells, steps = [], []
+    for stride in strides:
+        ys, xs = np.meshgrid(
+            np.arange(input_size[0] // stride), np.arange(input_size[1] // stride), indexing="ij"
+        )
+        cells.append(np.stack([xs.ravel(), ys.ravel()], axis=1))
+        steps.append(np.full(xs.size, stride))
+    grid = (np.concatenate(cells).astype(np.float32), np.concatenate(steps).astype(np.float32))
+
+    def decode(output: NDArray[np.float32], conf: float) -> Candidates:
+        return _objectness_rows(output[0], conf, grid=grid)
+
+    return decode
+
+
+def _objectness_rows(
+    rows: NDArray[np.float32],
+    conf: float,
+    grid: tuple[NDArray[np.float32], NDArray[np.float32]] | None,
+) -> Candidates:
+    # A class score is at most 1, so objectness bounds the final score: filtering on it
+    # first leaves only a handful of rows for the costly part.
+    index = np.flatnonzero(rows[:, 4] > conf)
+    if not index.size:
+        return Candidates.empty()
+    picked = rows[index]
+    class_ids = picked[:, 5:].argmax(axis=1)
+    scores = picked[:, 4] * picked[np.arange(len(picked)), 5 + class_ids]
+    boxes = picked[:, :4].astype(np.float32, copy=True)
+    if grid is not None:
+        cells, strides = grid[0][index], grid[1][index, None]
+        boxes[:, :2] = (boxes[:, :2] + cells) * strides
+        boxes[:, 2:] = np.exp(boxes[:, 2:]) * strides
+    return Candidates(cxcywh_to_xyxy(boxes), scores.astype(np.float32), class_ids.astype(np.int64))
+
+
+def decode_class_columns(output: NDArray[np.float32], conf: float) -> Candidates:
+    """``[1, 4+C, N]``: columns of ``cx, cy, w, h, C class scores`` (YOLOv8 / v11)."""
+    columns = output[0]
+    class_scores = columns[4:]
+    best = class_scores.max(axis=0)
+    index = np.flatnonzero(best > conf)
+    if not index.size:
+        return Candidates.empty()
+    picked = columns[:, index].T
+    class_ids = picked[:, 4:].argmax(axis=1)
+    return Candidates(
+        cxcywh_to_xyxy(picked[:, :4].astype(np.float32)),
+        best[index].astype(np.float32),
+        class_ids.astype(np.int64),
+    )
+
+
+def decode_end2end(output: NDArray[np.float32], conf: float) -> Candidates:
+    """``[1, K, 6]`` (x1, y1, x2, y2, score, class) or ``[K, 7]`` (batch, x1, y1, x2, y2,
+    class, score): boxes that already went through NMS in the graph."""
+    if output.ndim == 2:
+        boxes, class_ids, scores = output[:, 1:5], output[:, 5], output[:, 6]
+    else:
+        boxes, scores, class_ids = output[0, :, :4], output[0, :, 4], output[0, :, 5]
+    keep = scores > conf
+    return Candidates(
+        boxes[keep].astype(np.float32),
+        scores[keep].astype(np.float32),
+        np.rint(class_ids[keep]).astype(np.int64),
+    )
+
+
+# --- identifying the family --------------------------------------------------------------
+def resolve(
+    graph: ModelGraph, *, family: str | None = None, names: Sequence[str] | None = None
+) -> Layout:
+    """The layout of a model: its family (auto-detected unless given), input size and
+    class names (from its metadata, else ``names``, else ``class_<id>``)."""
+    image_input = _image_input(graph)
+    output = _detection_output(graph)
+    input_size = _input_size(image_input, graph.metadata)
+    name = _canonical(family) if family else _identify(graph, output, input_size)
+    count = _class_count(name, output)
+    class_names = _metadata_names(graph.metadata) or tuple(names or ())
+    if class_names and count is not None and len(class_names) != count:
+        raise ModelError(
+            f"{len(class_names)} class names were given; the model has {count} classes"
+        )
+    return Layout(name, image_input, input_size, output, class_names or _numbered(count))
+
+
+def build(layout: Layout) -> Family:
+    """The adapter for ``layout`` (checking that its output fits the family)."""
+    shape = layout.output.shape
+    if layout.family == "end2end":
+        if not (_is_fixed(shape, 3, -1, 6) or _is_fixed(shape, 2, -1, 7)):
+            raise _unknown(layout.output, "end2end needs [1, K, 6] or [K, 7]")
+        return Family("end2end", ULTRALYTICS_RECIPE, decode_end2end, suppress=False)
+    if len(shape) != 3:
+        raise _unknown(layout.output, f"{layout.family} needs a 3-d output")
+    if layout.family == "yolox":
+        rows = shape[1]
+        if not isinstance(rows, int):
+            raise _unknown(layout.output, "raw YOLOX needs a fixed number of rows")
+        decoder = grid_decoder(layout.input_size, rows)
+        return Family("yolox", YOLOX_RECIPE, decoder, suppress=True)
+    if layout.family == "yolox-decoded":
+        return Family("yolox-decoded", YOLOX_RECIPE, decode_objectness_rows, suppress=True)
+    if layout.family == "yolov5":
+        return Family("yolov5", ULTRALYTICS_RECIPE, decode_objectness_rows, suppress=True)
+    return Family("yolov8", ULTRALYTICS_RECIPE, decode_class_columns, suppress=True)
+
+
+def parse_names(text: str) -> tuple[str, ...]:
+    """Class names from a names file: one per line, line N is class id N."""
+    lines = [line.strip() for line in text.splitlines()]
+    while lines and not lines[-1]:
+        lines.pop()
+    return tuple(lines)
+
+
+def _canonical(family: str) -> str:
+    name = ALIASES.get(family.strip().lower(), family.strip().lower())
+    if name not in FAMILIES:
+        known = ", ".join(FAMILIES + tuple(ALIASES))
+        raise ModelError(f"unknown model family {family!r}; known families: {known}")
+    return name
+
+
+def _identify(graph: ModelGraph, output: TensorSpec, input_size: tuple[int, int]) -> str:
+    """Recognise the family from the output shape, the graph's operators and metadata."""
+    shape = output.shape
+    task = graph.metadata.get("task", "detect")
+    if task != "detect":
+        raise ModelError(f"this is a {task!r} model; only object detection models are supported")
+    from_ultralytics = "stride" in graph.metadata or "names" in graph.metadata
+    if _is_fixed(shape, 2, -1, 7):
+        return "end2end"
+    if len(shape) != 3:
+        raise _unknown(output, "expected a 3-d output")
+    _, first, second = shape
+    cells = {_cell_count(input_size, strides) for strides in STRIDE_SETS}
+    if isinstance(second, int) and second >= 6:
+        if isinstance(first, int) and first in cells:
+            # One row per grid cell and no anchors: YOLOX, decoded if the graph holds the
+            # exp() of the box decode.
+            return "yolox-decoded" if "Exp" in graph.op_types else "yolox"
+        if isinstance(first, int) and first in {ANCHORS_PER_CELL * n for n in cells}:
+            return "yolov5"
+        if second == 6:
+            return "end2end"
+        if not isinstance(first, int):
+            return "yolov5" if from_ultralytics else "yolox-decoded"
+    if isinstance(first, int) and first >= 5 and (not isinstance(second, int) or second in cells):
+        return "yolov8"
+    raise _unknown(output, f"no known YOLO layout for a {input_size[1]}x{input_size[0]} input")
+
+
+def _image_input(graph: ModelGraph) -> TensorSpec:
+    if len(graph.inputs) != 1:
+        seen = ", ".join(spec.describe() for spec in graph.inputs) or "none"
+        raise ModelError(f"expected one image input [1, 3, H, W]; the model has: {seen}")
+    spec = graph.inputs[0]
+    shape = spec.shape
+    if len(shape) != 4 or (shape[1] not in (3, None) and isinstance(shape[1], int)):
+        raise ModelError(f"expected an image input [1, 3, H, W]; the model has {spec.describe()}")
+    if spec.elem_type not in (FLOAT32, FLOAT16):
+        kind = ELEM_TYPES.get(spec.elem_type, f"type {spec.elem_type}")
+        raise ModelError(f"expected a float32 or float16 image input; {spec.name} is {kind}")
+    return spec
+
+
+def _detection_output(graph: ModelGraph) -> TensorSpec:
+    if not graph.outputs:
+        raise ModelError("the model has no outputs")
+    return graph.outputs[0]
+
+
+def _input_size(spec: TensorSpec, metadata: dict[str, str]) -> tuple[int, int]:
+    height, width = spec.shape[2], spec.shape[3]
+    if isinstance(height, int) and isinstance(width, int) and height > 0 and width > 0:
+        return height, width
+    imgsz = _literal(metadata, "imgsz")
+    if isinstance(imgsz, int):
+        return imgsz, imgsz
+    if (
+        isinstance(imgsz, list | tuple)
+        and len(imgsz) == 2
+        and all(isinstance(v, int) for v in imgsz)
+    ):
+        return int(imgsz[0]), int(imgsz[1])
+    return DEFAULT_INPUT_SIZE
+
+
+def _metadata_names(metadata: dict[str, str]) -> tuple[str, ...]:
+    """Ultralytics writes ``names`` as a Python dict literal: ``{0: 'person', ...}``."""
+    names = _literal(metadata, "names")
+    if isinstance(names, dict) and names and all(isinstance(k, int) and k >= 0 for k in names):
+        return tuple(str(names.get(i, f"class_{i}")) for i in range(max(names) + 1))
+    if isinstance(names, list | tuple) and names:
+        return tuple(str(n) for n in names)
+    return ()
+
+
+def _literal(metadata: dict[str, str], key: str) -> object:
+    """A metadata value parsed as a Python literal (never evaluated as code), or None."""
+    text = metadata.get(key)
+    if text is None:
+        return None
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+
+
+def _class_count(family: str, output: TensorSpec) -> int | None:
+    shape = output.shape
+    if family == "end2end" or len(shape) != 3:
+        return None
+    size = shape[1] if family == "yolov8" else shape[2]
+    head = 4 if family == "yolov8" else 5
+    return size - head if isinstance(size, int) and size > head else None
+
+
+def _numbered(count: int | None) -> tuple[str, ...]:
+    return tuple(f"class_{i}" for i in range(count or 0))
+
+
+def _strides_for(input_size: tuple[int, int], rows: int) -> tuple[int, ...] | None:
+    return next((s for s in STRIDE_SETS if _cell_count(input_size, s) == rows), None)
+
+
+def _cell_count(input_size: tuple[int, int], strides: Sequence[int]) -> int:
+    return sum((input_size[0] // s) * (input_size[1] // s) for s in strides)
+
+
+def _is_fixed(shape: tuple[object, ...], rank: int, *dims: int) -> bool:
+    """``shape`` has ``rank`` dims and its trailing dims equal ``dims`` (-1: anything)."""
+    if len(shape) != rank:
+        return False
+    tail = shape[rank - len(dims) :]
+    return all(want in (-1, got) for want, got in zip(dims, tail, strict=True))
+
+
+def _unknown(output: TensorSpec, reason: str) -> ModelError:
+    return ModelError(f"unsupported model output {output.describe()}: {reason}")

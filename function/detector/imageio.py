@@ -1,0 +1,150 @@
+"""Decode image bytes into an 8-bit RGB Pillow image, safely.
+
+Only JPEG, PNG and WebP are opened (an allow-list: Pillow knows dozens of formats, each
+one more parser exposed to untrusted bytes). The pixel count is checked from the header,
+before any pixel is decoded. EXIF orientation is read here but applied by the caller,
+after downscaling, where rotating is cheap.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from detector.errors import InvalidImageError, PayloadTooLargeError
+
+ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP")
+ORIENTATION_TAG = 0x0112
+# EXIF orientations 5-8 turn the image by 90 degrees: width and height swap.
+_SWAPS_AXES = frozenset({5, 6, 7, 8})
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+# Decoding at 1/2, 1/4 or 1/8 in the DCT domain is only worth it, and only harmless,
+# when the image is at least this many times bigger than what the model will see.
+DRAFT_MIN_FACTOR = 2
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """An RGB image still in its stored orientation, possibly decoded at reduced size.
+
+    ``width``/``height`` are the full-resolution size *after* EXIF orientation: the
+    coordinate system results are reported in. ``box`` is the part of ``image`` that
+    covers the whole picture, in ``image`` pixels (fractional after a DCT-domain reduction,
+    whose last row and column cover a partial block).
+    """
+
+    image: Image.Image
+    width: int
+    height: int
+    orientation: int
+    box: tuple[float, float, float, float]
+
+    @property
+    def swaps_axes(self) -> bool:
+        """Whether turning the stored image upright swaps its width and height."""
+        return self.orientation in _SWAPS_AXES
+
+    def oriented(self, image: Image.Image) -> Image.Image:
+        """``image`` (in stored orientation) turned the way EXIF says it is viewed."""
+        method = _TRANSPOSE.get(self.orientation)
+        return image if method is None else image.transpose(method)
+
+
+def decode(data: bytes, *, max_pixels: int, fit: tuple[int, int] | None = None) -> DecodedImage:
+    """Decode ``data``; with ``fit=(height, width)``, a big JPEG may be decoded reduced.
+
+    The reduction keeps the decoded image at least as big as the image scaled to fit
+    inside ``fit``, so the resize to the model input only ever shrinks it further.
+    Raises ``InvalidImageError`` or ``PayloadTooLargeError``.
+    """
+    image = _open(data, max_pixels=max_pixels)
+    orientation = _orientation(image)
+    stored_w, stored_h = image.size
+    width, height = (stored_h, stored_w) if orientation in _SWAPS_AXES else (stored_w, stored_h)
+    box: tuple[float, float, float, float] = (0.0, 0.0, float(stored_w), float(stored_h))
+    if fit is not None and image.format == "JPEG":
+        ratio = min(fit[0] / height, fit[1] / width)
+        if ratio * DRAFT_MIN_FACTOR <= 1:
+            wanted = (max(1, int(stored_w * ratio)), max(1, int(stored_h * ratio)))
+            drafted = image.draft("RGB", wanted)
+            if drafted is not None:
+                box = tuple(float(v) for v in drafted[1])  # type: ignore[assignment]
+    try:
+        image.load()
+        rgb = to_rgb(image)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise InvalidImageError(f"the image could not be decoded: {exc}") from None
+    return DecodedImage(rgb, width, height, orientation, box)
+
+
+def decode_oriented(data: bytes, *, max_pixels: int) -> Image.Image:
+    """Full-resolution RGB image, turned as EXIF says: what a person sees."""
+    decoded = decode(data, max_pixels=max_pixels)
+    return decoded.oriented(decoded.image)
+
+
+def from_pil(image: Image.Image) -> DecodedImage:
+    """Wrap an already decoded image; its pixels are taken as already oriented."""
+    rgb = to_rgb(image)
+    return DecodedImage(rgb, rgb.width, rgb.height, 1, (0.0, 0.0, rgb.width, rgb.height))
+
+
+def _open(data: bytes, *, max_pixels: int) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            # Our own cap below is the limit; Pillow's warning would only be noise.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
+    except Image.DecompressionBombError:
+        # Pillow's own bomb check fires inside open(), before ours can: over twice its
+        # MAX_IMAGE_PIXELS. Report whichever limit is the lower.
+        pillow_limit = 2 * (Image.MAX_IMAGE_PIXELS or max_pixels)
+        limit = min(max_pixels, pillow_limit)
+        raise PayloadTooLargeError(f"the image has more than {limit:,} pixels") from None
+    except (OSError, ValueError, SyntaxError):
+        raise InvalidImageError("not a JPEG, PNG or WebP image") from None
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise InvalidImageError("the image is empty")
+    if width * height > max_pixels:
+        raise PayloadTooLargeError(
+            f"the image is {width}x{height}: more than {max_pixels:,} pixels"
+        )
+    return image
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        value = image.getexif().get(ORIENTATION_TAG, 1)
+    except (OSError, ValueError, SyntaxError):  # a broken EXIF block is not fatal
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """8-bit RGB from any mode a JPEG, PNG or WebP decodes to.
+
+    Alpha is dropped, not blended: the models were trained on images read with OpenCV,
+    which drops it too. 16- and 32-bit greyscale is scaled down, not clipped (Pillow's own
+    conversion would clip everything above 255 to white).
+    """
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
+        grey = np.clip(np.asarray(image, dtype=np.int64), 0, 65535) >> 8
+        return Image.fromarray(grey.astype(np.uint8)).convert("RGB")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    return image.convert("RGB")

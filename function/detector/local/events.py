@@ -1,0 +1,318 @@
+"""Lambda events shaped exactly as AWS sends them, for ``detector event``, ``invoke`` and tests.
+
+* API Gateway REST API (payload 1.0), HTTP API (payload 2.0), Lambda Function URL;
+* S3 notifications (keys URL-encoded as S3 does it: "red flower.jpg" -> "red+flower.jpg"),
+  the same wrapped in SQS messages, and EventBridge "Object Created" events.
+
+Binary bodies are base64 with ``isBase64Encoded: true`` (what API Gateway does for binary
+media types and HTTP APIs/Function URLs do for non-text bodies); JSON stays text.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import quote_plus, urlencode
+
+ApiKind = Literal["rest", "http", "url"]
+API_KINDS: tuple[ApiKind, ...] = ("rest", "http", "url")
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+API_ID = "a1b2c3d4e5"
+FUNCTION_URL_ID = "abcdefghijklmnopqrstuvwxyz234567"
+QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:detector-uploads"
+TEXT_TYPES = ("application/json", "text/")
+EPOCH = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)  # fixed: sample files stay byte-stable
+
+
+def api_event(
+    kind: ApiKind,
+    method: str,
+    path: str,
+    *,
+    body: bytes | None = None,
+    content_type: str | None = None,
+    token: str | None = None,
+    query: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+    stage: str = "prod",
+    request_id: str | None = None,
+    now: datetime = EPOCH,
+) -> dict[str, Any]:
+    """An HTTP request as the given front door delivers it to Lambda."""
+    all_headers = {"accept": "application/json", "host": _host(kind), "user-agent": "curl/8.5.0"}
+    if content_type:
+        all_headers["content-type"] = content_type
+    if token:
+        all_headers["authorization"] = f"Bearer {token}"
+    all_headers.update({name.lower(): value for name, value in (headers or {}).items()})
+    is_base64 = body is not None and not (content_type or "").startswith(TEXT_TYPES)
+    encoded = None if body is None else _encode_body(body, is_base64)
+    request_id = request_id or str(uuid.uuid4())
+    if kind == "rest":
+        return _rest_event(
+            method,
+            path,
+            headers=all_headers,
+            query=query,
+            body=encoded,
+            is_base64=is_base64,
+            stage=stage,
+            request_id=request_id,
+            now=now,
+        )
+    return _v2_event(
+        kind,
+        method,
+        path,
+        headers=all_headers,
+        query=query,
+        body=encoded,
+        is_base64=is_base64,
+        request_id=request_id,
+        now=now,
+    )
+
+
+def s3_notification(
+    bucket: str,
+    key: str,
+    *,
+    size: int = 0,
+    etag: str | None = None,
+    version_id: str | None = None,
+    event_name: str = "ObjectCreated:Put",
+    now: datetime = EPOCH,
+) -> dict[str, Any]:
+    """An S3 event notification with one record; ``key`` is given decoded, sent encoded."""
+    obj: dict[str, Any] = {
+        "key": quote_plus(key, safe="/"),
+        "size": size,
+        "eTag": etag or hashlib.md5(key.encode(), usedforsecurity=False).hexdigest(),
+        "sequencer": f"{int(now.timestamp() * 1000):016X}",
+    }
+    if version_id:
+        obj["versionId"] = version_id
+    record = {
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": REGION,
+        "eventTime": _iso(now),
+        "eventName": event_name,
+        "userIdentity": {"principalId": "AWS:AIDAEXAMPLEUSERID"},
+        "requestParameters": {"sourceIPAddress": "198.51.100.7"},
+        "responseElements": {
+            "x-amz-request-id": "C3D13FE58DE4C810",
+            "x-amz-id-2": "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD",
+        },
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "configurationId": "detector-uploads",
+            "bucket": {
+                "name": bucket,
+                "ownerIdentity": {"principalId": "A3NL1KOZZKExample"},
+                "arn": f"arn:aws:s3:::{bucket}",
+            },
+            "object": obj,
+        },
+    }
+    return {"Records": [record]}
+
+
+def sqs_event(
+    notifications: Sequence[Mapping[str, Any] | str], now: datetime = EPOCH
+) -> dict[str, Any]:
+    """SQS messages whose bodies are S3 notifications (a ``str`` is sent as it is)."""
+    records = []
+    for index, notification in enumerate(notifications):
+        body = notification if isinstance(notification, str) else json.dumps(notification)
+        millis = str(int(now.timestamp() * 1000))
+        records.append(
+            {
+                "messageId": str(uuid.UUID(int=index + 1)),
+                "receiptHandle": base64.b64encode(f"receipt-{index}".encode()).decode(),
+                "body": body,
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": millis,
+                    "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+                    "ApproximateFirstReceiveTimestamp": millis,
+                },
+                "messageAttributes": {},
+                "md5OfBody": hashlib.md5(body.encode(), usedforsecurity=False).hexdigest(),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": QUEUE_ARN,
+                "awsRegion": REGION,
+            }
+        )
+    return {"Records": records}
+
+
+def eventbridge_event(
+    bucket: str,
+    key: str,
+    *,
+    size: int = 0,
+    etag: str | None = None,
+    version_id: str | None = None,
+    now: datetime = EPOCH,
+) -> dict[str, Any]:
+    """An EventBridge ``aws.s3`` "Object Created" event (the key URL-encoded, as S3 sends it)."""
+    obj: dict[str, Any] = {
+        "key": quote_plus(key, safe="/"),
+        "size": size,
+        "etag": etag or hashlib.md5(key.encode(), usedforsecurity=False).hexdigest(),
+        "sequencer": f"{int(now.timestamp() * 1000):016X}",
+    }
+    if version_id:
+        obj["version-id"] = version_id
+    return {
+        "version": "0",
+        "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": ACCOUNT,
+        "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": REGION,
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": obj,
+            "request-id": "N4N7GDK58NMKJ12R",
+            "requester": ACCOUNT,
+            "source-ip-address": "198.51.100.7",
+            "reason": "PutObject",
+        },
+    }
+
+
+def _rest_event(
+    method: str,
+    path: str,
+    *,
+    headers: dict[str, str],
+    query: Mapping[str, str] | None,
+    body: str | None,
+    is_base64: bool,
+    stage: str,
+    request_id: str,
+    now: datetime,
+) -> dict[str, Any]:
+    # REST APIs keep the header case the client sent; curl sends these capitalised.
+    cased = {
+        "-".join(part.capitalize() for part in name.split("-")): v for name, v in headers.items()
+    }
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": cased,
+        "multiValueHeaders": {name: [value] for name, value in cased.items()},
+        "queryStringParameters": dict(query) if query else None,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "accountId": ACCOUNT,
+            "apiId": API_ID,
+            "domainName": _host("rest"),
+            "domainPrefix": API_ID,
+            "extendedRequestId": "JKJaXmPLvHcESHA=",
+            "httpMethod": method,
+            "identity": {
+                "accessKey": None,
+                "accountId": None,
+                "caller": None,
+                "cognitoIdentityId": None,
+                "cognitoIdentityPoolId": None,
+                "principalOrgId": None,
+                "sourceIp": "198.51.100.7",
+                "user": None,
+                "userAgent": headers.get("user-agent"),
+                "userArn": None,
+            },
+            "path": f"/{stage}{path}",
+            "protocol": "HTTP/1.1",
+            "requestId": request_id,
+            "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "requestTimeEpoch": int(now.timestamp() * 1000),
+            "resourceId": "2gxmpl",
+            "resourcePath": path,
+            "stage": stage,
+        },
+        "body": body,
+        "isBase64Encoded": is_base64,
+    }
+
+
+def _v2_event(
+    kind: ApiKind,
+    method: str,
+    path: str,
+    *,
+    headers: dict[str, str],
+    query: Mapping[str, str] | None,
+    body: str | None,
+    is_base64: bool,
+    request_id: str,
+    now: datetime,
+) -> dict[str, Any]:
+    route_key = f"{method} {path}" if kind == "http" else "$default"
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": path,
+        "rawQueryString": urlencode(query or {}),
+        "headers": headers,
+        "requestContext": {
+            "accountId": ACCOUNT if kind == "http" else "anonymous",
+            "apiId": API_ID if kind == "http" else FUNCTION_URL_ID,
+            "domainName": _host(kind),
+            "domainPrefix": API_ID if kind == "http" else FUNCTION_URL_ID,
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "198.51.100.7",
+                "userAgent": headers.get("user-agent"),
+            },
+            "requestId": request_id,
+            "routeKey": route_key,
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
+        },
+        "isBase64Encoded": is_base64,
+    }
+    if query:
+        event["queryStringParameters"] = dict(query)
+    if body is not None:
+        event["body"] = body
+    return event
+
+
+def _host(kind: ApiKind) -> str:
+    if kind == "url":
+        return f"{FUNCTION_URL_ID}.lambda-url.{REGION}.on.aws"
+    return f"{API_ID}.execute-api.{REGION}.amazonaws.com"
+
+
+def _encode_body(body: bytes, is_base64: bool) -> str:
+    return base64.b64encode(body).decode() if is_base64 else body.decode("utf-8")
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def handler_kind(event: Mapping[str, Any]) -> Literal["api", "s3"]:
+    """Which of our handlers an event is for: HTTP requests go to ``api``, the rest to ``s3``."""
+    if "httpMethod" in event or "routeKey" in event or "rawPath" in event:
+        return "api"
+    return "s3"

@@ -1,0 +1,350 @@
+"""``detector serve``: the real API handler behind a local HTTP server.
+
+Each request becomes an API Gateway HTTP API (payload format 2.0) event, the way
+``sam local start-api`` builds it, and goes to ``detector.handlers.api.lambda_handler``
+in this process with a Lambda context; the handler's proxy response is written back.
+``GET /`` serves the demo page from ``static/`` directly, so it works whatever the
+handler routes. Bound to 127.0.0.1 unless told otherwise; Ctrl-C or SIGTERM stops it.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+import signal
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import parse_qsl, urlsplit
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 3000
+# Lambda refuses synchronous invocations over 6 MB; refusing here says so before base64.
+MAX_BODY_BYTES = 6 * 1024 * 1024
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+PAGE_PATHS = frozenset({"/", "/index.html"})
+
+# The media types API Gateway passes as text; everything else arrives base64-encoded.
+_TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-www-form-urlencoded")
+_TEXT_SUFFIXES = ("+json", "+xml")
+
+LambdaHandler = Callable[[dict[str, Any], Any], Any]
+
+
+@dataclass
+class LocalContext:
+    """The Lambda context attributes our handlers and Powertools read."""
+
+    aws_request_id: str
+    function_name: str = "detector-local"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 1769
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:detector-local"
+    log_group_name: str = "/aws/lambda/detector-local"
+    log_stream_name: str = "local"
+    timeout_seconds: float = 30.0
+    _started: float = field(default_factory=time.monotonic, repr=False)
+
+    def get_remaining_time_in_millis(self) -> int:
+        remaining = self.timeout_seconds - (time.monotonic() - self._started)
+        return max(0, int(remaining * 1000))
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    """What goes back on the wire."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def http_api_event(
+    *,
+    method: str,
+    target: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    source_ip: str,
+    request_id: str,
+    host: str,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """An HTTP API payload 2.0 event for one request, as API Gateway would send it.
+
+    ``target`` is the request line's path and query; ``headers`` as received (repeats
+    allowed). Header names are lowercased and repeats joined with commas; cookies move
+    to ``cookies``; a body that is not text goes base64-encoded.
+    """
+    now = now or datetime.now(UTC)
+    url = urlsplit(target)
+    joined: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == "cookie":
+            cookies.extend(part.strip() for part in value.split(";") if part.strip())
+        else:
+            joined[lowered] = f"{joined[lowered]},{value}" if lowered in joined else value
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": url.path,
+        "rawQueryString": url.query,
+        "headers": joined,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": host,
+            "domainPrefix": host.partition(":")[0].partition(".")[0],
+            "http": {
+                "method": method,
+                "path": url.path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": joined.get("user-agent", ""),
+            },
+            "requestId": request_id,
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
+        },
+        "isBase64Encoded": False,
+    }
+    if cookies:
+        event["cookies"] = cookies
+    query: dict[str, str] = {}
+    for name, value in parse_qsl(url.query, keep_blank_values=True):
+        query[name] = f"{query[name]},{value}" if name in query else value
+    if query:
+        event["queryStringParameters"] = query
+    if body:
+        if _is_text(joined.get("content-type", "")):
+            try:
+                event["body"] = body.decode("utf-8")
+            except UnicodeDecodeError:
+                event["body"] = base64.b64encode(body).decode("ascii")
+                event["isBase64Encoded"] = True
+        else:
+            event["body"] = base64.b64encode(body).decode("ascii")
+            event["isBase64Encoded"] = True
+    return event
+
+
+def proxy_response(result: Any) -> HttpResponse:
+    """Turn a handler's return value into an HTTP response, as API Gateway (2.0) does.
+
+    A dict with ``statusCode`` is a proxy response (``body`` base64 when
+    ``isBase64Encoded``); anything else is sent as JSON with status 200.
+    """
+    if not (isinstance(result, Mapping) and "statusCode" in result):
+        return HttpResponse(
+            200, [("content-type", "application/json")], json.dumps(result).encode()
+        )
+    headers = [(str(k), str(v)) for k, v in (result.get("headers") or {}).items()]
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        headers.extend((str(name), str(value)) for value in values)
+    headers.extend(("set-cookie", str(cookie)) for cookie in result.get("cookies") or ())
+    raw = result.get("body") or ""
+    body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode("utf-8")
+    return HttpResponse(int(result["statusCode"]), headers, body)
+
+
+def error_response(status: HTTPStatus, code: str, message: str, request_id: str) -> HttpResponse:
+    """A response in the API's error shape, for what the local server refuses itself."""
+    body = {"error": {"code": code, "message": message}, "request_id": request_id}
+    return HttpResponse(
+        status, [("content-type", "application/json")], json.dumps(body).encode("utf-8")
+    )
+
+
+def page_response() -> HttpResponse:
+    """The demo page, ``static/index.html``."""
+    body = (STATIC_DIR / "index.html").read_bytes()
+    return HttpResponse(
+        200,
+        [("content-type", "text/html; charset=utf-8"), ("cache-control", "no-store")],
+        body,
+    )
+
+
+class LocalApiServer(ThreadingHTTPServer):
+    """A threading HTTP server that hands every request to one Lambda handler."""
+
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: LambdaHandler,
+        *,
+        log: TextIO | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
+        super().__init__(address, _RequestHandler)
+        self.lambda_handler = handler
+        self.log = log
+        self.max_body_bytes = max_body_bytes
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    server: LocalApiServer
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET  # noqa: N815
+
+    def _handle(self) -> None:
+        started = time.perf_counter()
+        request_id = str(uuid.uuid4())
+        response = self._respond(request_id)
+        self._write(response)
+        if self.server.log is not None:
+            elapsed = (time.perf_counter() - started) * 1000
+            path = urlsplit(self.path).path  # never the query: it may carry user data
+            print(
+                f"{self.command} {path} {response.status} {elapsed:.0f} ms",
+                file=self.server.log,
+                flush=True,
+            )
+
+    def _respond(self, request_id: str) -> HttpResponse:
+        if self.command == "GET" and urlsplit(self.path).path in PAGE_PATHS:
+            return page_response()
+        body = self._read_body(request_id)
+        if isinstance(body, HttpResponse):
+            return body
+        event = http_api_event(
+            method=self.command,
+            target=self.path,
+            headers=list(self.headers.items()),
+            body=body,
+            source_ip=self.client_address[0],
+            request_id=request_id,
+            host=self.headers.get("host", ""),
+        )
+        try:
+            result = self.server.lambda_handler(event, LocalContext(aws_request_id=request_id))
+            return proxy_response(result)
+        except Exception:
+            # What API Gateway answers when the function fails; the trace is for the
+            # developer's terminal only (handlers never put secrets in exceptions).
+            traceback.print_exc(file=sys.stderr)
+            return error_response(
+                HTTPStatus.INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "Internal Server Error",
+                request_id,
+            )
+
+    def _read_body(self, request_id: str) -> bytes | HttpResponse:
+        if self.headers.get("transfer-encoding", "").lower() == "chunked":
+            self.close_connection = True
+            return error_response(
+                HTTPStatus.LENGTH_REQUIRED,
+                "bad_request",
+                "send the body with a Content-Length",
+                request_id,
+            )
+        try:
+            length = int(self.headers.get("content-length", "0"))
+        except ValueError:
+            length = -1
+        if length < 0:
+            self.close_connection = True
+            return error_response(
+                HTTPStatus.BAD_REQUEST, "bad_request", "invalid Content-Length", request_id
+            )
+        if length > self.server.max_body_bytes:
+            # Not read: the connection is closed instead of draining a huge body.
+            self.close_connection = True
+            limit_mb = self.server.max_body_bytes / (1024 * 1024)
+            return error_response(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                "too_large",
+                f"the request body is over {limit_mb:g} MB (the Lambda payload limit); "
+                "upload large images to S3 instead",
+                request_id,
+            )
+        return self.rfile.read(length) if length else b""
+
+    def _write(self, response: HttpResponse) -> None:
+        self.send_response(response.status)
+        names = {name.lower() for name, _ in response.headers}
+        for name, value in response.headers:
+            self.send_header(name, value)
+        if "content-length" not in names:
+            self.send_header("content-length", str(len(response.body)))
+        if self.close_connection:
+            self.send_header("connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silenced: ``_handle`` logs one line per request, without headers or query."""
+
+
+def make_server(
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    *,
+    handler: LambdaHandler | None = None,
+    log: TextIO | None = None,
+) -> LocalApiServer:
+    """Bind the server (``port=0``: a free port); the real API handler unless given one."""
+    if handler is None:
+        # Imported here: the handler module reads the settings when it is imported.
+        handler = importlib.import_module("detector.handlers.api").lambda_handler
+    return LocalApiServer((host, port), handler, log=log)
+
+
+@contextmanager
+def running(server: LocalApiServer) -> Iterator[LocalApiServer]:
+    """Serve in a background thread (tests, the demo); shut down and closed on exit."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def serve_forever(server: LocalApiServer) -> None:
+    """Serve in this (main) thread until Ctrl-C or SIGTERM; then close the socket."""
+    # SIGTERM raises KeyboardInterrupt too, so both unwind the same way.
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        server.server_close()
+
+
+def _is_text(content_type: str) -> bool:
+    media_type = content_type.partition(";")[0].strip().lower()
+    return media_type.startswith(_TEXT_TYPES) or media_type.endswith(_TEXT_SUFFIXES)

@@ -1,0 +1,67 @@
+"""The engine's contract: options, session settings, results as JSON."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from detector.detections import Detections
+from detector.engine import DetectionResult, DetectOptions, Detector, cpu_count, create_session
+from detector.errors import BadRequestError, ModelError
+from tests.unit.onnx_graphs import constant_model, yolo_rows
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"conf": 1.5}, "conf must be between 0 and 1"),
+        ({"iou": -0.1}, "iou must be between 0 and 1"),
+        ({"conf": "high"}, "conf must be a number"),
+        ({"max_det": 0}, "max_det must be between 1"),
+        ({"max_det": 2.5}, "max_det must be a whole number"),
+        ({"classes": frozenset({-1})}, "classes must be non-negative"),
+    ],
+)
+def test_out_of_range_options_are_bad_requests(options, message):
+    with pytest.raises(BadRequestError, match=message):
+        DetectOptions(**options)
+
+
+def test_the_default_options_are_the_documented_ones():
+    assert DetectOptions() == DetectOptions(conf=0.25, iou=0.45, max_det=300, agnostic=False)
+
+
+def test_the_session_uses_the_cpus_we_may_run_on_unless_told():
+    model = constant_model(yolo_rows(84, 1))
+    default = create_session(model)
+    assert default.get_session_options().intra_op_num_threads == cpu_count()
+    assert default.get_session_options().inter_op_num_threads == 1
+    assert create_session(model, threads=1).get_session_options().intra_op_num_threads == 1
+
+
+def test_an_unloadable_graph_is_a_model_error():
+    # GIVEN a graph whose declared shapes are fine but whose node cannot run
+    model = constant_model(yolo_rows(84, 1)).replace(b"ReduceSum", b"ReduceSux")
+    with pytest.raises(ModelError, match="onnxruntime could not load the model"):
+        Detector.from_bytes(model)
+
+
+def test_a_result_serialises_with_labels_and_rounded_figures():
+    result = DetectionResult(
+        width=640,
+        height=480,
+        detections=Detections(
+            boxes=np.array([[1.234, 2.0, 30.5, 40.126]], dtype=np.float32),
+            scores=np.array([0.87654], dtype=np.float32),
+            class_ids=np.array([1], dtype=np.int64),
+        ),
+        timing_ms={"total": 12.3456},
+    )
+    assert result.to_json(["cat", "dog"]) == {
+        "width": 640,
+        "height": 480,
+        "detections": [
+            {"box": [1.23, 2.0, 30.5, 40.13], "score": 0.8765, "class_id": 1, "label": "dog"}
+        ],
+        "timing_ms": {"total": 12.35},
+    }

@@ -1,0 +1,236 @@
+"""Every output layout, decoded to the pixel through the whole engine.
+
+Each model below outputs a constant table holding one object, placed so that, for a
+100x50 image letterboxed into a 64x64 input, it lands at x 25-75, y 12.5-37.5 in the
+original image: YOLOX pastes the 64x32 resized image at the top-left, Ultralytics centres
+it (16 rows of padding above), so the same object sits at different input pixels.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from detector.engine import DetectOptions, Detector, inspect_model
+from detector.errors import ModelError
+from tests.unit.images import encode, solid
+from tests.unit.onnx_graphs import constant_model, yolo_rows, yolov8_columns
+
+CELLS = 8 * 8 + 4 * 4 + 2 * 2  # strides 8, 16, 32 on a 64x64 input
+EXPECTED_BOX = [25.0, 12.5, 75.0, 37.5]
+IMAGE = encode(solid(100, 50))
+# The object in input pixels, centre and size: (cx, cy, w, h).
+YOLOX_OBJECT = (32.0, 16.0, 32.0, 16.0)  # image at the top-left
+CENTRED_OBJECT = (32.0, 32.0, 32.0, 16.0)  # image centred vertically: 16 rows above
+
+
+def only_detection(model: bytes, image: bytes = IMAGE, **kwargs) -> tuple[str, list[object]]:
+    detector = Detector.from_bytes(model, **kwargs)
+    result = detector.detect(image)
+    assert len(result.detections) == 1
+    return detector.info.family, [
+        result.detections.boxes[0].tolist(),
+        float(result.detections.scores[0]),
+        int(result.detections.class_ids[0]),
+    ]
+
+
+def raw_yolox_table() -> np.ndarray:
+    table = yolo_rows(CELLS, classes=3)
+    # Stride-8 cell (x=3, y=1) is row 1 * 8 + 3: centre (1 + 3) * 8, (1 + 1) * 8 = (32, 16);
+    # size exp(log 4) * 8 = 32 by exp(log 2) * 8 = 16.
+    table[0, 11, :5] = [1.0, 1.0, math.log(4), math.log(2), 0.9]
+    table[0, 11, 5:] = [0.0, 0.1, 0.8]
+    return table
+
+
+def decoded_rows(count: int, obj: tuple[float, float, float, float]) -> np.ndarray:
+    table = yolo_rows(count, classes=3)
+    table[0, 7, :5] = [*obj, 0.9]
+    table[0, 7, 5:] = [0.0, 0.1, 0.8]
+    return table
+
+
+def test_raw_yolox_is_recognised_and_grid_decoded_to_the_pixel():
+    family, found = only_detection(constant_model(raw_yolox_table()))
+    assert family == "yolox"
+    assert found[0] == pytest.approx(EXPECTED_BOX, abs=1e-4)
+    assert found[1:] == [pytest.approx(0.72), 2]
+
+
+def test_yolox_with_the_decode_in_the_graph_is_recognised_by_its_exp():
+    model = constant_model(decoded_rows(CELLS, YOLOX_OBJECT), with_exp=True)
+    family, found = only_detection(model)
+    assert family == "yolox-decoded"
+    assert found[0] == pytest.approx(EXPECTED_BOX, abs=1e-4)
+    assert found[1:] == [pytest.approx(0.72), 2]
+
+
+def test_yolov5_rows_with_three_anchors_per_cell_use_the_centred_letterbox():
+    family, found = only_detection(constant_model(decoded_rows(3 * CELLS, CENTRED_OBJECT)))
+    assert family == "yolov5"
+    assert found[0] == pytest.approx(EXPECTED_BOX, abs=1e-4)
+    assert found[1:] == [pytest.approx(0.72), 2]
+
+
+def test_yolov8_columns_without_objectness_are_decoded_to_the_pixel():
+    table = yolov8_columns(CELLS, classes=3)
+    table[0, :4, 5] = CENTRED_OBJECT
+    table[0, 4:, 5] = [0.1, 0.0, 0.72]
+    family, found = only_detection(constant_model(table))
+    assert family == "yolov8"
+    assert found[0] == pytest.approx(EXPECTED_BOX, abs=1e-4)
+    assert found[1:] == [pytest.approx(0.72), 2]
+
+
+def test_end_to_end_k_by_6_rows_are_corner_boxes_after_nms():
+    table = np.zeros((1, 300, 6), dtype=np.float32)
+    table[0, 0] = [16, 24, 48, 40, 0.72, 2]
+    table[0, 1] = [17, 24, 48, 40, 0.5, 2]  # overlaps row 0: the graph's NMS kept it
+    detector = Detector.from_bytes(constant_model(table))
+    result = detector.detect(IMAGE)
+    assert detector.info.family == "end2end"
+    assert result.detections.boxes.tolist()[0] == pytest.approx(EXPECTED_BOX, abs=1e-4)
+    assert result.detections.scores.tolist() == pytest.approx([0.72, 0.5])
+    assert result.detections.class_ids.tolist() == [2, 2]
+
+
+def test_yolov7_onnxruntime_end2end_k_by_7_rows_carry_the_batch_index_first():
+    table = np.array([[0, 16, 24, 48, 40, 2, 0.72], [0, 0, 0, 8, 8, 1, 0.1]], dtype=np.float32)
+    model = constant_model(table, output_shape=("detections", 7))
+    family, found = only_detection(model)
+    assert family == "end2end"
+    assert found[0] == pytest.approx(EXPECTED_BOX, abs=1e-4)
+    assert found[1:] == [pytest.approx(0.72), 2]
+
+
+def test_a_rotated_photo_is_reported_upright():
+    # GIVEN the same 100x50 picture stored as 50x100 with EXIF "rotate 90 clockwise"
+    stored = encode(solid(50, 100), "JPEG", orientation=6)
+    # WHEN detecting with the raw YOLOX model
+    detector = Detector.from_bytes(constant_model(raw_yolox_table()))
+    result = detector.detect(stored)
+    # THEN sizes and boxes are those of the upright picture
+    assert (result.width, result.height) == (100, 50)
+    assert result.detections.boxes[0].tolist() == pytest.approx(EXPECTED_BOX, abs=1e-4)
+
+
+def test_the_family_can_be_forced():
+    # A decoded YOLOX table without Exp in the graph would be taken for raw YOLOX.
+    model = constant_model(decoded_rows(CELLS, YOLOX_OBJECT))
+    family, found = only_detection(model, family="yolox-decoded")
+    assert family == "yolox-decoded"
+    assert found[0] == pytest.approx(EXPECTED_BOX, abs=1e-4)
+
+
+def test_family_aliases_name_the_shared_head():
+    model = constant_model(decoded_rows(3 * CELLS, CENTRED_OBJECT))
+    assert inspect_model(model, family="YOLOv7").family == "yolov5"
+
+
+def test_an_unknown_family_name_is_refused_with_the_known_ones():
+    model = constant_model(raw_yolox_table())
+    with pytest.raises(ModelError, match=r"unknown model family 'yolov99'.*yolox"):
+        inspect_model(model, family="yolov99")
+
+
+def test_ultralytics_metadata_supplies_names_and_input_size_of_a_dynamic_model():
+    # GIVEN a dynamic-shape YOLOv8 export: the input size is only in the metadata
+    table = yolov8_columns(CELLS, classes=3)
+    table[0, :4, 5] = CENTRED_OBJECT
+    table[0, 4:, 5] = [0.0, 0.0, 0.9]
+    metadata = {
+        "author": "Ultralytics",
+        "task": "detect",
+        "stride": "32",
+        "imgsz": "[64, 64]",
+        "names": "{0: 'person', 1: 'bicycle', 2: 'car'}",
+    }
+    model = constant_model(
+        table,
+        input_shape=("batch", 3, "height", "width"),
+        output_shape=("batch", 7, "anchors"),
+        metadata=metadata,
+    )
+    # WHEN loading it, even with a names file
+    detector = Detector.from_bytes(model, names=["a", "b", "c"])
+    # THEN the metadata wins, and the box is mapped through the 64x64 letterbox
+    assert detector.info.family == "yolov8"
+    assert detector.info.input_size == (64, 64)
+    assert detector.info.class_names == ("person", "bicycle", "car")
+    result = detector.detect(IMAGE)
+    assert result.detections.boxes[0].tolist() == pytest.approx(EXPECTED_BOX, abs=1e-4)
+    assert result.to_json(detector.info.class_names)["detections"][0]["label"] == "car"
+
+
+def test_names_metadata_is_parsed_as_a_literal_never_run():
+    model = constant_model(
+        raw_yolox_table(), metadata={"names": "__import__('os').system('exit 3')"}
+    )
+    assert inspect_model(model).class_names == ("class_0", "class_1", "class_2")
+
+
+def test_a_names_file_fills_in_when_the_model_has_none():
+    detector = Detector.from_bytes(constant_model(raw_yolox_table()), names=["cat", "dog", "car"])
+    assert detector.info.class_names == ("cat", "dog", "car")
+
+
+def test_a_names_file_of_the_wrong_length_is_refused():
+    with pytest.raises(ModelError, match="2 class names were given; the model has 3"):
+        Detector.from_bytes(constant_model(raw_yolox_table()), names=["cat", "dog"])
+
+
+def test_an_unknown_layout_names_the_shapes_seen():
+    model = constant_model(np.zeros((1, 10, 3), dtype=np.float32))
+    with pytest.raises(ModelError, match=r"output\[1, 10, 3\]"):
+        inspect_model(model)
+
+
+def test_a_raw_yolox_table_whose_rows_do_not_match_the_grid_is_refused():
+    model = constant_model(yolo_rows(100, classes=3))
+    with pytest.raises(ModelError, match="100 rows"):
+        inspect_model(model, family="yolox")
+
+
+def test_a_segmentation_model_is_refused():
+    model = constant_model(yolov8_columns(CELLS, 3), metadata={"task": "segment"})
+    with pytest.raises(ModelError, match="'segment' model"):
+        inspect_model(model)
+
+
+def test_a_model_with_a_non_image_input_is_refused():
+    from onnx import TensorProto  # noqa: PLC0415
+
+    model = constant_model(raw_yolox_table(), input_type=TensorProto.INT64)
+    with pytest.raises(ModelError, match="float32 or float16 image input; images is int64"):
+        inspect_model(model)
+
+
+def test_a_float16_input_gets_a_float16_tensor():
+    from onnx import TensorProto  # noqa: PLC0415
+
+    model = constant_model(raw_yolox_table(), input_type=TensorProto.FLOAT16)
+    _, found = only_detection(model)
+    assert found[0] == pytest.approx(EXPECTED_BOX, abs=1e-4)
+
+
+def test_bytes_that_are_not_onnx_are_refused():
+    with pytest.raises(ModelError, match="not a valid ONNX file"):
+        inspect_model(b"\x89PNG\r\n\x1a\n not a model")
+
+
+def test_class_aware_nms_keeps_overlapping_boxes_of_different_classes():
+    # GIVEN two nearly identical decoded YOLOX rows of different classes
+    table = decoded_rows(CELLS, YOLOX_OBJECT)
+    table[0, 8] = table[0, 7]
+    table[0, 8, 5:] = [0.7, 0.0, 0.0]
+    model = constant_model(table, with_exp=True)
+    detector = Detector.from_bytes(model)
+    # WHEN / THEN: class-aware keeps both, agnostic only the best
+    assert detector.detect(IMAGE).detections.class_ids.tolist() == [2, 0]
+    agnostic = detector.detect(IMAGE, DetectOptions(agnostic=True))
+    assert agnostic.detections.class_ids.tolist() == [2]
+    only_0 = detector.detect(IMAGE, DetectOptions(classes=frozenset({0})))
+    assert only_0.detections.class_ids.tolist() == [0]

@@ -1,0 +1,140 @@
+"""Decoding untrusted image bytes: formats, modes, EXIF, limits."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from detector import imageio
+from detector.errors import InvalidImageError, PayloadTooLargeError
+from tests.unit.images import encode, solid
+
+BIG = 50_000_000
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+def test_allowed_formats_decode_to_rgb(fmt):
+    decoded = imageio.decode(encode(solid(40, 30), fmt), max_pixels=BIG)
+    assert (decoded.width, decoded.height) == (40, 30)
+    assert decoded.image.mode == "RGB"
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "BMP", "TIFF", "ICO"])
+def test_other_formats_are_refused_even_though_pillow_reads_them(fmt):
+    with pytest.raises(InvalidImageError, match="not a JPEG, PNG or WebP"):
+        imageio.decode(encode(solid(16, 16), fmt), max_pixels=BIG)
+
+
+def test_garbage_and_truncated_images_are_invalid():
+    noise = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    jpeg = encode(Image.fromarray(noise), "JPEG")
+    with pytest.raises(InvalidImageError):
+        imageio.decode(b"hello", max_pixels=BIG)
+    with pytest.raises(InvalidImageError, match="could not be decoded"):
+        imageio.decode(jpeg[: len(jpeg) // 2], max_pixels=BIG)
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that claims a size in its header and has no pixel data at all."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", ihdr)
+        + _chunk(b"IDAT", zlib.compress(b""))
+        + _chunk(b"IEND", b"")
+    )
+
+
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def test_the_pixel_cap_is_checked_from_the_header_before_decoding():
+    # A bomb: 10k x 6k claimed. The cap refuses it from the header alone (the file has
+    # no pixel data, so decoding would have failed differently).
+    with pytest.raises(PayloadTooLargeError, match="10000x6000: more than 50,000,000 pixels"):
+        imageio.decode(png_header_only(10_000, 6_000), max_pixels=BIG)
+
+
+def test_a_huge_bomb_stopped_by_pillow_itself_is_also_too_large():
+    with pytest.raises(PayloadTooLargeError, match="more than 50,000,000 pixels"):
+        imageio.decode(png_header_only(100_000, 100_000), max_pixels=BIG)
+
+
+def test_the_cap_is_configurable():
+    with pytest.raises(PayloadTooLargeError):
+        imageio.decode(encode(solid(40, 30)), max_pixels=40 * 30 - 1)
+    assert imageio.decode(encode(solid(40, 30)), max_pixels=40 * 30).width == 40
+
+
+@pytest.mark.parametrize(
+    ("orientation", "size"), [(1, (40, 30)), (3, (40, 30)), (6, (30, 40)), (8, (30, 40))]
+)
+def test_exif_orientation_gives_the_upright_size(orientation, size):
+    data = encode(solid(40, 30), "JPEG", orientation=orientation)
+    decoded = imageio.decode(data, max_pixels=BIG)
+    assert (decoded.width, decoded.height) == size
+    assert decoded.oriented(decoded.image).size == size
+
+
+def test_exif_orientation_turns_the_pixels():
+    # GIVEN a 2x1 image, red left and blue right, stored with "rotate 90 clockwise"
+    image = Image.new("RGB", (2, 1))
+    image.putpixel((0, 0), (255, 0, 0))
+    image.putpixel((1, 0), (0, 0, 255))
+    decoded = imageio.decode(encode(image, "PNG", orientation=6), max_pixels=BIG)
+    upright = np.asarray(decoded.oriented(decoded.image))
+    # THEN upright it is 1 wide, 2 tall: red on top
+    assert upright.shape == (2, 1, 3)
+    assert upright[0, 0].tolist() == [255, 0, 0]
+    assert upright[1, 0].tolist() == [0, 0, 255]
+
+
+@pytest.mark.parametrize(
+    ("mode", "colour", "fmt"),
+    [
+        ("L", 128, "PNG"),
+        ("LA", (128, 255), "PNG"),
+        ("RGBA", (10, 20, 30, 0), "PNG"),
+        ("P", 3, "PNG"),
+        ("CMYK", (0, 255, 255, 0), "JPEG"),
+        ("1", 1, "PNG"),
+        ("RGBA", (10, 20, 30, 128), "WEBP"),
+    ],
+)
+def test_every_stored_mode_becomes_rgb(mode, colour, fmt):
+    decoded = imageio.decode(encode(solid(8, 8, colour, mode), fmt), max_pixels=BIG)
+    assert decoded.image.mode == "RGB"
+    assert decoded.image.size == (8, 8)
+
+
+def test_cmyk_red_stays_red():
+    decoded = imageio.decode(encode(solid(8, 8, (0, 255, 255, 0), "CMYK"), "JPEG"), max_pixels=BIG)
+    r, g, b = np.asarray(decoded.image)[4, 4].tolist()
+    assert r > 200 and g < 60 and b < 60
+
+
+def test_sixteen_bit_grey_is_scaled_not_clipped():
+    # GIVEN a 16-bit greyscale PNG at half brightness (32768 of 65535)
+    grey = Image.fromarray(np.full((4, 4), 32768, dtype=np.uint16))
+    decoded = imageio.decode(encode(grey, "PNG"), max_pixels=BIG)
+    # THEN it decodes to mid grey, not white
+    assert np.asarray(decoded.image)[0, 0].tolist() == [128, 128, 128]
+
+
+def test_a_big_jpeg_is_decoded_reduced_in_the_dct_domain_when_the_model_is_small():
+    data = encode(solid(3200, 2400), "JPEG")
+    decoded = imageio.decode(data, max_pixels=BIG, fit=(416, 416))
+    # 416/3200 = 0.13: an eighth (400x300) is still bigger than the 416x312 needed? No:
+    # the reduction stops at the largest scale that keeps at least 416x312: a quarter.
+    assert decoded.image.size == (800, 600)
+    assert (decoded.width, decoded.height) == (3200, 2400)
+
+
+def test_a_jpeg_close_to_the_model_size_is_decoded_whole():
+    decoded = imageio.decode(encode(solid(640, 480), "JPEG"), max_pixels=BIG, fit=(416, 416))
+    assert decoded.image.size == (640, 480)
