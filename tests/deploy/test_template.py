@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from detector import settings
+from detector import artifact, settings
 from detector.settings import Settings
 from tests.deploy.conftest import REPO_ROOT
 
@@ -232,8 +232,10 @@ def test_kms_decrypts_the_model_key_only_under_the_model_encryption_context(sam_
 
     assert as_list(decrypt["Action"]) == ["kms:Decrypt"]
     assert evaluate(decrypt["Resource"], PARAMETERS) == PARAMETERS["ModelKmsKeyArn"]
+    # the context the artifact is sealed with, key for key
+    context = artifact.encryption_context(PARAMETERS["ModelId"])
     assert evaluate(decrypt["Condition"], PARAMETERS) == {
-        "StringEquals": {"kms:EncryptionContext:model_id": PARAMETERS["ModelId"]}
+        "StringEquals": {f"kms:EncryptionContext:{key}": value for key, value in context.items()}
     }
 
 
