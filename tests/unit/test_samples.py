@@ -181,7 +181,7 @@ def _identity_model(path: Path, shape: list[int]) -> bytes:
 
 
 def test_the_built_in_coco_names_are_the_shared_names_file(coco_dir: Path):
-    assert samples.COCO_CLASSES == tuple((coco_dir / "names.txt").read_text().splitlines())
+    assert tuple((coco_dir / "names.txt").read_text().splitlines()) == samples.COCO_CLASSES
 
 
 def test_offline_the_names_file_is_written_to_the_cache(offline: Path):
