@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from detector.auth import TokenVerifier, issue_token
@@ -97,3 +97,58 @@ def test_a_token_whose_alg_is_not_a_string_is_refused_as_invalid(verifiers, alg)
     # WHEN / THEN it is an invalid token (401), not an unexpected error (500)
     with pytest.raises(InvalidTokenError):
         verifiers["HS256"].verify(f"Bearer {token}")
+
+
+@fuzz(2000)
+@given(authorization=st.text(max_size=200) | st.text(max_size=200).map("Bearer ".__add__))
+def test_random_authorization_headers_are_refused(verifiers, authorization):
+    # GIVEN any text at all as the Authorization header, with or without "Bearer "
+    # WHEN / THEN every verifier refuses it with a 401
+    for verifier in verifiers.values():
+        assert not verified_or_refused(verifier, authorization)
+
+
+@fuzz(2000)
+@given(
+    header=st.fixed_dictionaries(
+        {"alg": st.sampled_from(ALGORITHMS) | JSON_VALUES},
+        optional={name: JSON_VALUES for name in HEADER_NAMES[1:]},
+    )
+    | JSON_VALUES,
+    claims=JSON_VALUES | st.builds(tokens.claims),
+    signature=st.binary(max_size=300),
+)
+def test_forged_tokens_with_any_header_and_claims_are_refused(verifiers, header, claims, signature):
+    # GIVEN a well-formed three-part token with any JSON header and claims, a random signature
+    token = ".".join([segment(header), segment(claims), segment(signature)])
+    # WHEN / THEN no verifier accepts it, and each refuses it with a 401
+    for verifier in verifiers.values():
+        assert not verified_or_refused(verifier, f"Bearer {token}")
+
+
+@fuzz(3000)
+@given(data=st.data())
+def test_mutated_valid_tokens_verify_only_when_their_bytes_are_unchanged(
+    verifiers, valid_tokens, data
+):
+    # GIVEN a valid HS256, RS256 or ES256 token with characters changed, added or removed
+    alg = data.draw(st.sampled_from(sorted(valid_tokens)))
+    original = valid_tokens[alg]
+    chars = list(original)
+    for _ in range(data.draw(st.integers(1, 3))):
+        at = data.draw(st.integers(0, len(chars) - 1))
+        kind = data.draw(st.sampled_from(["replace", "insert", "delete"]))
+        char = data.draw(st.sampled_from("AZaz09-_.=+/ \t\x00é"))
+        if kind == "replace":
+            chars[at] = char
+        elif kind == "insert":
+            chars.insert(at, char)
+        else:
+            del chars[at]
+    mutant = "".join(chars)
+    # WHEN it is verified
+    verified = verified_or_refused(verifiers[alg], f"Bearer {mutant}")
+    # THEN it verifies only if it still decodes to exactly the signed bytes
+    # (base64url's unused low bits, and stripped whitespace, can change no content)
+    if verified:
+        assert segments(mutant.strip()) == segments(original)
