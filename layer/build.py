@@ -173,6 +173,16 @@ def _files(folder: Path) -> Iterator[Path]:
     return (path for path in sorted(folder.rglob("*")) if path.is_file())
 
 
+def within_limit(target: Target, site: Path) -> bool:
+    """Print the unzipped size; whether it fits Lambda's limit (then also say it does not)."""
+    size = tree_size(site)
+    print(f"{target.name}: unzipped {_mb(size)} ({size} bytes)")
+    if size > UNZIPPED_LIMIT_BYTES:
+        print(f"{target.name}: over Lambda's unzipped limit of {_mb(UNZIPPED_LIMIT_BYTES)}")
+        return False
+    return True
+
+
 def write_zip(layer_root: Path, output: Path) -> None:
     """Zip ``layer_root``'s contents (the ``python/`` folder Lambda expects) to ``output``."""
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -217,10 +227,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     site = layer_root / "python"
     install(target, args.requirements, wheels, site)
     freed = trim(site)
-    size = tree_size(site)
-    print(f"{target.name}: unzipped {_mb(size)} ({size} bytes; trimmed {_mb(freed)})")
-    if size > UNZIPPED_LIMIT_BYTES:
-        print(f"{target.name}: over Lambda's unzipped limit of {_mb(UNZIPPED_LIMIT_BYTES)}")
+    print(f"{target.name}: trimmed {_mb(freed)}")
+    if not within_limit(target, site):
         return 1
     if args.no_zip:
         return 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import importlib
 import json
 import os
@@ -47,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inspect(commands)
     _add_upload(commands)
     _add_keygen(commands)
+    _add_fetch_samples(commands)
+    _add_serve(commands)
     return parser
 
 
@@ -317,8 +320,11 @@ def _invoke(args: argparse.Namespace) -> int:
 
     text = sys.stdin.read() if str(args.event) == "-" else args.event.read_text()
     event = json.loads(text)
-    handler = importlib.import_module(f"detector.handlers.{args.handler or handler_kind(event)}")
-    response = handler.lambda_handler(event, LocalContext())
+    # The function's own output (JSON logs, EMF metrics) goes to stderr, as in `sam local
+    # invoke`, so stdout holds only the response.
+    with contextlib.redirect_stdout(sys.stderr):
+        module = f"detector.handlers.{args.handler or handler_kind(event)}"
+        response = importlib.import_module(module).lambda_handler(event, LocalContext())
     if args.body_out and isinstance(response, dict) and "body" in response:
         body = response["body"]
         raw = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode()
@@ -455,6 +461,61 @@ def _report(name: str, action: Callable[[], object]) -> int:
         print(f"detector {name}: {error.message}", file=sys.stderr)
         return 1
     print(result if isinstance(result, str) else json.dumps(result, indent=2))
+
+
+# --- local tooling (detector.local, imported lazily) -------------------------------------
+def _add_fetch_samples(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "fetch-samples",
+        help="find (or download and check) the sample model and image",
+        description="Print the paths of the sample model, image and class names; download "
+        "and check them first when they are neither in ../shared nor in the cache.",
+    )
+    parser.set_defaults(func=_fetch_samples)
+
+
+def _fetch_samples(args: argparse.Namespace) -> int:
+    from detector.local import samples  # noqa: PLC0415 - local tooling
+
+    try:
+        print(f"model: {samples.sample_model_path()}")
+        print(f"image: {samples.sample_image_path()}")
+        print(f"names: {samples.sample_names_path()}")
+    except DetectorError as exc:
+        print(f"detector: {exc.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "serve",
+        help="serve the API handler and the demo page locally, as `sam local start-api` would",
+        description="Each request becomes an API Gateway HTTP API event for the real handler. "
+        "Without MODEL_URI the sample model is served; without JWT settings a secret is made "
+        "for this session and a token printed. Ctrl-C stops it.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=3000, help="port (3000; 0 = a free one)")
+    parser.add_argument("--model", type=Path, help="a sealed model or a plain .onnx file")
+    parser.set_defaults(func=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from detector.local import serve  # noqa: PLC0415 - local tooling
+
+    try:
+        token = serve.configure(os.environ, model=args.model)
+        server = serve.make_server(args.host, args.port, log=sys.stderr)
+    except (DetectorError, OSError) as exc:
+        print(f"detector serve: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        return 1
+    print(f"Serving the API handler on {server.url} (the page: {server.url}/); Ctrl-C stops it.")
+    if token:
+        print(f"A token for this session (valid 1 hour):\n{token}")
+    sys.stdout.flush()
+    serve.serve_forever(server)
+    print("Stopped.")
     return 0
 
 

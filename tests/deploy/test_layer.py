@@ -67,16 +67,20 @@ def host_target() -> build.Target:
     return build.target_for(platform.machine(), python, glibc)
 
 
-def build_host_layer(tmp_path: Path, download_cache: Path) -> tuple[build.Target, int]:
+@pytest.fixture(scope="module")
+def host_layer(tmp_path_factory: pytest.TempPathFactory, download_cache: Path) -> Path:
+    """The layer built by the script for this machine: its trimmed python/ folder."""
     target = host_target()
+    build_dir = tmp_path_factory.mktemp("layer")
     code = build.main(
         [
             *("--arch", target.arch, "--python-version", target.python_version),
-            *("--glibc", ".".join(map(str, target.glibc)), "--build-dir", str(tmp_path)),
+            *("--glibc", ".".join(map(str, target.glibc)), "--build-dir", str(build_dir)),
             *("--wheels", str(wheel_cache(download_cache, target)), "--no-zip"),
         ]
     )
-    return target, code
+    assert code == 0
+    return build_dir / target.name / "python"
 
 
 @pytest.mark.parametrize("arch", ["x86_64", "arm64"])
@@ -107,12 +111,10 @@ def test_the_target_accepts_the_manylinux_tags_amazon_linux_2023_can_load():
 
 
 def test_the_trimmed_layer_alone_imports_the_runtime_and_runs_the_model(
-    tmp_path, download_cache, model_path, dog_jpg
+    host_layer, model_path, dog_jpg
 ):
     # GIVEN the layer built (and trimmed) for this machine
-    target, code = build_host_layer(tmp_path, download_cache)
-    assert code == 0
-    site = tmp_path / target.name / "python"
+    site = host_layer
     assert not list(site.rglob("__pycache__")) and not list(site.rglob("tests"))
     assert not (site / "onnxruntime" / "transformers").exists()
 
@@ -147,14 +149,15 @@ print(json.dumps({{"shape": output.shape, "zstd": zstandard.backend, "foreign": 
     assert report["zstd"] == "cext"  # the C backend, not the trimmed CFFI one
 
 
-def test_a_layer_over_lambdas_size_limit_fails_the_build(
-    tmp_path, download_cache, monkeypatch, capsys
-):
+def test_a_layer_over_lambdas_size_limit_is_refused(host_layer, monkeypatch, capsys):
+    # GIVEN a limit below the layer's size
     monkeypatch.setattr(build, "UNZIPPED_LIMIT_BYTES", 10 * 2**20)
 
-    _, code = build_host_layer(tmp_path, download_cache)
+    # WHEN the build checks the layer's size
+    fits = build.within_limit(host_target(), host_layer)
 
-    assert code == 1
+    # THEN it refuses, saying why
+    assert not fits
     assert "over Lambda's unzipped limit of 10.0 MB" in capsys.readouterr().out
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from detector import settings
+from detector import artifact, settings
 from detector.settings import Settings
 from tests.deploy.conftest import REPO_ROOT
 
@@ -87,7 +87,7 @@ def setting_names() -> set[str]:
 
 
 def evaluate(node: Any, values: dict[str, str]) -> Any:
-    """The value of a template expression (Ref, GetAtt, Sub, Select, Split) for ``values``."""
+    """The value of a template expression (Ref, GetAtt, Sub, Select, Split, conditions)."""
     if isinstance(node, list):
         return [evaluate(item, values) for item in node]
     if not isinstance(node, dict):
@@ -107,7 +107,30 @@ def evaluate(node: Any, values: dict[str, str]) -> Any:
         text, variables = (sub, {}) if isinstance(sub, str) else sub
         scope = {**values, **{name: evaluate(v, values) for name, v in variables.items()}}
         return re.sub(r"\$\{([^}!]+)\}", lambda match: scope[match.group(1)], text)
+    if "Fn::Equals" in node:
+        left, right = evaluate(node["Fn::Equals"], values)
+        return left == right
+    if "Fn::Not" in node:
+        [operand] = evaluate(node["Fn::Not"], values)
+        return not operand
+    if "Fn::Or" in node:
+        return any(evaluate(node["Fn::Or"], values))
+    if "Fn::And" in node:
+        return all(evaluate(node["Fn::And"], values))
     return {key: evaluate(value, values) for key, value in node.items()}
+
+
+def broken_rules(template: dict[str, Any], values: dict[str, str]) -> list[str]:
+    """What CloudFormation's Rules say against deploying with these parameter values."""
+    messages = []
+    for rule in template["Rules"].values():
+        if evaluate(rule.get("RuleCondition", True), values):
+            messages += [
+                a["AssertDescription"]
+                for a in rule["Assertions"]
+                if not evaluate(a["Assert"], values)
+            ]
+    return messages
 
 
 def branches(items: list[Any]) -> list[Any]:
@@ -232,8 +255,10 @@ def test_kms_decrypts_the_model_key_only_under_the_model_encryption_context(sam_
 
     assert as_list(decrypt["Action"]) == ["kms:Decrypt"]
     assert evaluate(decrypt["Resource"], PARAMETERS) == PARAMETERS["ModelKmsKeyArn"]
+    # the context the artifact is sealed with, key for key
+    context = artifact.encryption_context(PARAMETERS["ModelId"])
     assert evaluate(decrypt["Condition"], PARAMETERS) == {
-        "StringEquals": {"kms:EncryptionContext:model_id": PARAMETERS["ModelId"]}
+        "StringEquals": {f"kms:EncryptionContext:{key}": value for key, value in context.items()}
     }
 
 
@@ -298,3 +323,46 @@ def test_samconfig_lets_sam_deploy_guided_run_with_nothing_to_edit():
     assert "CAPABILITY_IAM" in deploy["capabilities"]
     assert deploy["resolve_s3"] and deploy["resolve_image_repos"]
     assert (REPO_ROOT / config["local_invoke"]["parameters"]["env_vars"]).is_file()
+
+
+KMS_AND_JWT_SECRET = {
+    "ModelKmsKeyArn": PARAMETERS["ModelKmsKeyArn"],
+    "ModelId": "yolox-nano-v3",
+    "ModelKeySecretName": "",
+    "JwtSecretName": "detector/jwt",
+    "JwtJwksUrl": "",
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "complaint"),
+    [
+        ({}, None),
+        (
+            {"ModelKmsKeyArn": "", "ModelId": "", "ModelKeySecretName": "k", "JwtSecretName": ""}
+            | {"JwtJwksUrl": "https://idp.example.com/.well-known/jwks.json"},
+            None,
+        ),
+        ({"ModelId": ""}, "With ModelKmsKeyArn, set ModelId"),
+        ({"ModelKeySecretName": "detector/model-key"}, "exactly one of ModelKmsKeyArn"),
+        ({"ModelKmsKeyArn": ""}, "exactly one of ModelKmsKeyArn"),
+        ({"JwtJwksUrl": "https://idp.example.com/jwks"}, "exactly one of JwtSecretName"),
+        ({"JwtSecretName": ""}, "exactly one of JwtSecretName"),
+    ],
+)
+def test_the_template_refuses_parameters_that_name_no_key_or_two(sam_template, change, complaint):
+    # WHEN CloudFormation checks the template's rules against the parameters
+    broken = broken_rules(sam_template["template"], KMS_AND_JWT_SECRET | change)
+
+    # THEN a complete choice passes, and an ambiguous or missing one is named
+    if complaint is None:
+        assert broken == []
+    else:
+        assert broken and all(complaint in message for message in broken)
+
+
+@pytest.mark.parametrize(("value", "reserved"), [("", False), ("0", False), ("25", True)])
+def test_reserved_concurrency_is_set_only_for_a_positive_number(sam_template, value, reserved):
+    condition = sam_template["template"]["Conditions"]["ReservesApiConcurrency"]
+
+    assert evaluate(condition, {"ApiReservedConcurrency": value}) is reserved
