@@ -138,6 +138,13 @@ def test_pack_refuses_names_that_do_not_fit_the_model(capsys, tmp_path, model_pa
     assert not output.exists()
 
 
+def test_a_binary_key_file_is_refused_with_what_it_should_hold(capsys, tmp_path, packed):
+    binary = tmp_path / "binary.key"
+    binary.write_bytes(b"\xff" * 32)
+    code, _, err = run(capsys, "inspect", str(packed), "--key-file", str(binary))
+    assert code == 1 and "should hold the base64 text of the key" in err
+
+
 def test_inspect_with_the_wrong_key_says_wrong_key(capsys, tmp_path, packed):
     other = tmp_path / "other.key"
     run(capsys, "keygen", "-o", str(other))
