@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from detector import artifact, aws
 from detector.aws import AwsClients, S3Location
@@ -56,23 +56,6 @@ class LoadedModel:
     version_id: str | None  # of the S3 object, in a versioned bucket
     sealed: bool
     fetched_from: str  # "s3", "cache" or "file"
-
-    def to_json(self) -> dict[str, Any]:
-        """Identity, provenance and load cost, as GET /model shows them (never a key)."""
-        info = self.detector.info
-        return {
-            "model_id": self.model_id,
-            "sha256": self.sha256,
-            "family": info.family,
-            "input_size": list(info.input_size),
-            "class_names": list(info.class_names),
-            "source": self.source,
-            "etag": self.etag,
-            "version_id": self.version_id,
-            "sealed": self.sealed,
-            "fetched_from": self.fetched_from,
-            "timings_ms": dict(self.timings_ms),
-        }
 
 
 @dataclass(frozen=True)
