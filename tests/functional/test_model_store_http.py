@@ -31,12 +31,12 @@ def test_a_packed_and_uploaded_model_cold_starts_over_http_then_from_the_cache(
         second = ModelHolder(settings).get()
     # THEN the first downloaded it, the second only had S3 confirm its cached copy
     assert (first.fetched_from, second.fetched_from) == ("s3", "cache")
-    assert first.etag == second.etag is not None
+    assert first.etag is not None and first.etag == second.etag
     # AND both detect the dog
     for loaded in (first, second):
         result = loaded.detector.detect(dog_jpg.read_bytes())
-        names = {loaded.detector.info.class_names[i] for i in result.detections.class_ids}
-        assert "dog" in names
+        found = {loaded.detector.info.class_names[i] for i in result.detections.class_ids}
+        assert "dog" in found
 
 
 def test_an_endpoint_that_went_away_is_a_clear_cold_start_failure(tmp_path, monkeypatch):
