@@ -18,9 +18,11 @@ from PIL import Image
 
 from detector import keys
 from detector.artifact import seal
+from detector.auth import issue_token
 from detector.local import events
 from detector.sealing import describe_model
 from tests import tokens
+from tests.jwks import serve_jwks, unused_local_url
 from tests.lambdas import (
     binary_body,
     emf_documents,
@@ -90,6 +92,15 @@ def test_health_reports_the_model_loaded_after_a_detection(
 
     response = call(api, events.api_event("http", "GET", "/health"), lambda_context)
     assert json_body(response)["model_loaded"] is True
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_root_serves_the_demo_page_without_a_token(api, lambda_context, kind) -> None:
+    response = call(api, events.api_event(kind, "GET", "/"), lambda_context)
+
+    assert response["statusCode"] == 200
+    assert (header(response, "Content-Type") or "").startswith("text/html")
+    assert "<html" in response["body"].lower()
 
 
 # --- /model -----------------------------------------------------------------------------------
@@ -422,6 +433,43 @@ def test_the_signing_secret_can_come_from_secrets_manager(
     response = call(api, events.api_event("http", "GET", "/model", token=token), lambda_context)
 
     assert response["statusCode"] == 200
+
+
+def test_a_jwks_endpoint_that_is_down_is_a_503_to_retry_not_a_401(
+    handler_env, lambda_context
+) -> None:
+    handler_env.delenv("JWT_SECRET")
+    handler_env.setenv("JWT_JWKS_URL", unused_local_url())
+    api = fresh_module("detector.handlers.api")
+    key = tokens.rsa_private_key()
+    token = issue_token(tokens.private_pem(key), subject="svc", key_id="rsa-1")
+
+    response = call(api, events.api_event("http", "GET", "/model", token=token), lambda_context)
+
+    assert response["statusCode"] == 503
+    assert header(response, "Retry-After")
+    assert json_body(response)["error"]["code"] == "auth_unavailable"
+
+
+def test_a_token_from_the_jwks_is_accepted_by_the_handler(handler_env, lambda_context) -> None:
+    key = tokens.rsa_private_key()
+    with serve_jwks([tokens.public_jwk(key, "rsa-1")]) as server:
+        handler_env.delenv("JWT_SECRET")
+        handler_env.setenv("JWT_JWKS_URL", server.url)
+        api = fresh_module("detector.handlers.api")
+        token = issue_token(tokens.private_pem(key), subject="svc", scope="detect", key_id="rsa-1")
+
+        response = call(api, events.api_event("url", "GET", "/model", token=token), lambda_context)
+
+    assert response["statusCode"] == 200
+
+
+def test_a_rest_api_proxy_resource_routes_by_path(api, lambda_context, token) -> None:
+    event = events.api_event("rest", "GET", "/model", token=token)
+    event["resource"] = "/{proxy+}"
+    event["pathParameters"] = {"proxy": "model"}
+
+    assert call(api, event, lambda_context)["statusCode"] == 200
 
 
 def test_unconfigured_auth_is_a_500_that_says_what_is_missing(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools.event_handler import (
@@ -61,8 +62,10 @@ model = MeasuredModel(ModelHolder(settings, clients=clients), tracer, metrics)
 app = Router()  # type: ignore[no-untyped-call]  # Powertools leaves __init__ unannotated
 
 JPEG_MEDIA_TYPE = "image/jpeg"
+HTML_MEDIA_TYPE = "text/html; charset=utf-8"
+DEMO_PAGE = Path(__file__).resolve().parents[1] / "static" / "index.html"
 RETRY_AFTER_SECONDS = "5"  # a failed model load is retried by the next request
-ROUTES = {"/detect": ("POST",), "/model": ("GET",), "/health": ("GET",)}
+ROUTES = {"/detect": ("POST",), "/model": ("GET",), "/health": ("GET",), "/": ("GET",)}
 # Looked up along each error's class hierarchy: a subclass has its parent's status.
 STATUS = {
     BadRequestError: HTTPStatus.BAD_REQUEST,
@@ -118,6 +121,12 @@ app.use(middlewares=[route_dimension])
 def health() -> dict[str, Any]:
     """Liveness for load balancers and humans: no auth, so nothing about the model."""
     return {"status": "ok", "model_loaded": model.holder.loaded}
+
+
+@app.get("/")
+def demo_page() -> Response[Any]:
+    """The demo page (static, no secrets): it asks its user for a token and posts to /detect."""
+    return Response(HTTPStatus.OK, HTML_MEDIA_TYPE, DEMO_PAGE.read_text(encoding="utf-8"))
 
 
 @app.get("/model", middlewares=[authenticated])
