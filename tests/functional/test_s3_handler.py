@@ -15,7 +15,7 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from PIL import Image
 
-from detector.errors import ConfigurationError
+from detector.errors import BadRequestError, ConfigurationError
 from detector.local import events
 from tests.lambdas import fresh_module
 
@@ -284,3 +284,12 @@ def test_an_uploads_prefix_that_would_catch_our_own_outputs_is_refused(
 
     with pytest.raises(ConfigurationError, match="overlaps"):
         handler.lambda_handler(upload(s3, "a.jpg", dog_jpg.read_bytes()), lambda_context)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [{}, {"Records": []}, {"Records": [{"eventSource": "aws:sns"}]}, {"source": "aws.ec2"}],
+)
+def test_an_event_from_another_source_is_refused_loudly(handler, lambda_context, event) -> None:
+    with pytest.raises(BadRequestError, match="not an S3 notification"):
+        handler.lambda_handler(event, lambda_context)

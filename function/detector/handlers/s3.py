@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from detector import observability
 from detector.aws import AwsClients
+from detector.errors import BadRequestError
 from detector.model_store import ModelHolder
 from detector.observability import MeasuredModel
 from detector.settings import Settings
@@ -75,15 +76,24 @@ def process_all(uploads: list[Upload]) -> dict[str, Any]:
     return {"processed": [report.outcome.value for report in reports]}
 
 
+def event_source(event: Mapping[str, Any]) -> str:
+    """``aws:s3`` (a notification), ``aws:sqs`` or ``aws.s3`` (EventBridge); else a 400."""
+    records = event.get("Records")
+    source = records[0].get("eventSource") if records else event.get("source")
+    if source not in ("aws:s3", "aws:sqs", "aws.s3"):
+        raise BadRequestError("not an S3 notification, SQS batch or EventBridge S3 event")
+    return str(source)
+
+
 def handle(event: dict[str, Any], context: LambdaContext) -> Mapping[str, Any]:
     check_layout(settings)
     metrics.add_dimension(name="route", value="s3-upload")
-    records = event.get("Records") or [{}]
-    if records[0].get("eventSource") == "aws:sqs":
+    source = event_source(event)
+    if source == "aws:sqs":
         return process_partial_response(
             event=event, record_handler=process_sqs_record, processor=processor, context=context
         )
-    if "detail-type" in event:
+    if source == "aws.s3":
         return process_all(uploads_in_eventbridge(event))
     return process_all(uploads_in_notification(event))
 
