@@ -103,6 +103,9 @@ def request_id() -> str | None:
 def route_dimension(resolver: ApiGatewayResolver, next_middleware: NextMiddleware) -> Response[Any]:
     """Every metric of this request is counted per route (unknown paths as one bucket)."""
     path = resolver.current_event.path
+    # Powertools clears dimensions only after flushing some metrics: drop what an earlier
+    # invocation without metrics (a /health call) left behind.
+    metrics.clear_metrics()
     metrics.add_dimension(name="route", value=path if path in ROUTES else "other")
     return next_middleware(resolver)
 

@@ -87,6 +87,7 @@ def event_source(event: Mapping[str, Any]) -> str:
 
 def handle(event: dict[str, Any], context: LambdaContext) -> Mapping[str, Any]:
     check_layout(settings)
+    metrics.clear_metrics()  # leftovers of an invocation that recorded none (see api.py)
     metrics.add_dimension(name="route", value="s3-upload")
     source = event_source(event)
     if source == "aws:sqs":
