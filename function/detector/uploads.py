@@ -203,10 +203,8 @@ def _later_result_exists(s3: S3Client, target: S3Location, upload: Upload) -> bo
         existing = aws.get_object(s3, target, max_bytes=MAX_RESULT_BYTES)
         theirs = json.loads(existing.body)["source"]["sequencer"]
         return _sequence(theirs) > _sequence(upload.sequencer)
-    except (StorageNotFoundError, PayloadTooLargeError):
-        return False
-    except (ValueError, KeyError, TypeError):
-        return False  # not a result of ours, or an older format: ours replaces it
+    except (StorageNotFoundError, PayloadTooLargeError, ValueError, KeyError, TypeError):
+        return False  # no result yet, or not one of ours (or unordered): ours replaces it
 
 
 def _sequence(sequencer: str) -> int:

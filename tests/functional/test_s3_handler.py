@@ -293,3 +293,14 @@ def test_an_uploads_prefix_that_would_catch_our_own_outputs_is_refused(
 def test_an_event_from_another_source_is_refused_loudly(handler, lambda_context, event) -> None:
     with pytest.raises(BadRequestError, match="not an S3 notification"):
         handler.lambda_handler(event, lambda_context)
+
+
+def test_a_result_file_that_is_not_ours_is_replaced(
+    handler, s3, lambda_context, dog_jpg: Path
+) -> None:
+    s3.put_object(Bucket=BUCKET, Key="detections/uploads/dog.jpg.json", Body=b"garbage")
+    event = upload(s3, "uploads/dog.jpg", dog_jpg.read_bytes())
+
+    handler.lambda_handler(event, lambda_context)
+
+    assert result_of(s3, "uploads/dog.jpg")["detections"]
