@@ -43,13 +43,14 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+import io
 import itertools
 import json
 import os
 import struct
 import time
 import zlib
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -222,7 +223,7 @@ class Header:
         }
 
 
-KeyResolver = Callable[[Header], bytes]
+DataKeyLookup = Callable[[Header], bytes]
 """Returns the 32-byte data key for a header: KMS unwraps it, or the user's key is read."""
 
 
@@ -288,9 +289,7 @@ def seal_payload(
         compressed_length=len(compressed),
         metadata=metadata,
     )
-    parsed = _parse_header(
-        header, len(header) + len(compressed) + TAG_BYTES * _chunks(compressed, chunk_size)
-    )
+    parsed = _parse_header(header, total_length=None)
     sealed = bytearray(parsed.sealed_length)
     sealed[: parsed.size] = header
     cipher = AESGCM(aes_key)
@@ -346,12 +345,12 @@ def _header_bytes(
 # --- reader -----------------------------------------------------------------------------
 def read_header(data: bytes) -> Header:
     """Parse and check the header of a whole sealed artifact (nothing is decrypted yet)."""
-    return _parse_header(data, len(data))
+    return _parse_header(data, total_length=len(data))
 
 
 def open_sealed(
     data: bytes,
-    key_resolver: KeyResolver,
+    key_resolver: DataKeyLookup,
     *,
     timings_ms: MutableMapping[str, float] | None = None,
 ) -> bytes:
@@ -366,11 +365,11 @@ def open_sealed(
     started = _lap(steps, "read_header", started)
     data_key = key_resolver(header)
     started = _lap(steps, "unwrap_key", started)
-    cipher = content_cipher(header, data_key)
-    compressed = decrypt_payload(data, header, cipher)
-    started = _lap(steps, "decrypt", started)
-    model = decompress_payload(compressed, header)
-    _lap(steps, "decompress", started)
+    chunks = DecryptedChunks(data, header, content_cipher(header, data_key))
+    model = decompress_payload(chunks, header)
+    # Decryption runs interleaved with decompression; its share is timed on its own.
+    steps["decrypt"] = round(chunks.seconds * 1000, 3)
+    steps["decompress"] = round((time.perf_counter() - started - chunks.seconds) * 1000, 3)
     return model
 
 
@@ -386,38 +385,53 @@ def content_cipher(header: Header, data_key: bytes) -> AESGCM:
     return AESGCM(aes_key)
 
 
-def decrypt_payload(data: bytes, header: Header, cipher: AESGCM) -> bytearray:
-    """Authenticate and decrypt every chunk: the compressed model."""
-    if len(data) != header.sealed_length:
-        raise ArtifactError("the artifact changed length since its header was read")
-    aad_header = data[: header.size]
-    compressed = bytearray(header.compressed_length)
-    source = memoryview(data)
-    target = memoryview(compressed)
-    for index, start, end, offset in _chunk_spans(header):
-        try:
-            cipher.decrypt_into(
-                _nonce(header, index),
-                source[offset : offset + end - start + TAG_BYTES],
-                _chunk_aad(aad_header, index, header.chunk_count),
-                target[start:end],
-            )
-        except InvalidTag:
-            raise ArtifactError(
-                f"chunk {index + 1} of {header.chunk_count} failed authentication: "
-                "the artifact was altered or damaged"
-            ) from None
-    return compressed
+class DecryptedChunks:
+    """The compressed model, one authenticated chunk at a time, in one reused buffer.
+
+    A chunk is decrypted only when the decompressor asks for it, so the whole compressed
+    model is never in memory twice; no byte of a chunk is handed out before its tag has
+    been verified. ``seconds`` adds up the time spent decrypting.
+    """
+
+    def __init__(self, data: bytes, header: Header, cipher: AESGCM) -> None:
+        if len(data) != header.sealed_length:
+            raise ArtifactError("the artifact changed length since its header was read")
+        self._data = memoryview(data)
+        self._header = header
+        self._cipher = cipher
+        self._aad_header = bytes(data[: header.size])
+        self.seconds = 0.0
+
+    def __iter__(self) -> Iterator[memoryview]:
+        header = self._header
+        buffer = memoryview(bytearray(min(header.chunk_size, header.compressed_length)))
+        for index, start, end, offset in _chunk_spans(header):
+            began = time.perf_counter()
+            try:
+                self._cipher.decrypt_into(
+                    _nonce(header, index),
+                    self._data[offset : offset + end - start + TAG_BYTES],
+                    _chunk_aad(self._aad_header, index, header.chunk_count),
+                    buffer[: end - start],
+                )
+            except InvalidTag:
+                raise ArtifactError(
+                    f"chunk {index + 1} of {header.chunk_count} failed authentication: "
+                    "the artifact was altered or damaged"
+                ) from None
+            self.seconds += time.perf_counter() - began
+            # The consumer is done with this chunk before it asks for the next one.
+            yield buffer[: end - start]
 
 
-def decompress_payload(compressed: bytearray, header: Header) -> bytes:
+def decompress_payload(chunks: Iterable[memoryview], header: Header) -> bytes:
     """Decompress at most the declared length, then check length and sha256."""
     limit = header.plaintext_length
     try:
         if header.compression is Compression.ZSTD:
-            model = _zstd_bounded(compressed, limit)
+            model = _zstd_bounded(chunks, limit)
         else:
-            model = _zlib_bounded(compressed, limit)
+            model = _zlib_bounded(chunks, limit)
     except (zstandard.ZstdError, zlib.error):
         raise ArtifactError("the compressed model inside the artifact is corrupt") from None
     if len(model) < limit:
@@ -429,14 +443,15 @@ def decompress_payload(compressed: bytearray, header: Header) -> bytes:
     return model
 
 
-def _zstd_bounded(compressed: bytearray, limit: int) -> bytes:
+def _zstd_bounded(chunks: Iterable[memoryview], limit: int) -> bytes:
     """At most ``limit`` bytes: a stream reader allocates no more than it is asked for.
 
     (``ZstdDecompressor.decompress(max_output_size=...)`` trusts a frame's declared content
     size, and ``decompressobj()`` returns everything one input produces.)
     """
     decompressor = zstandard.ZstdDecompressor(max_window_size=MAX_ZSTD_WINDOW)
-    reader = decompressor.stream_reader(memoryview(compressed), read_across_frames=True)
+    source = io.BufferedReader(_ChunkStream(chunks))
+    reader = decompressor.stream_reader(source, read_across_frames=True)
     pieces: list[bytes] = []
     produced = 0
     # One more byte than declared is asked for, to notice output past the declared end.
@@ -447,13 +462,39 @@ def _zstd_bounded(compressed: bytearray, limit: int) -> bytes:
     return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
-def _zlib_bounded(compressed: bytearray, limit: int) -> bytes:
+class _ChunkStream(io.RawIOBase):
+    """A readable file over chunks, for zstandard's stream reader."""
+
+    def __init__(self, chunks: Iterable[memoryview]) -> None:
+        self._chunks = iter(chunks)
+        self._pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._pending = chunk
+        target = memoryview(buffer).cast("B")
+        count = min(len(target), len(self._pending))
+        target[:count] = self._pending[:count]
+        self._pending = self._pending[count:]
+        return count
+
+
+def _zlib_bounded(chunks: Iterable[memoryview], limit: int) -> bytes:
     """At most ``limit`` bytes, produced in small steps (zlib builds each output twice)."""
     decompressor = zlib.decompressobj()
-    view = memoryview(compressed)
     pieces: list[bytes] = []
     produced = 0
-    steps = (view[start : start + _ZLIB_STEP] for start in range(0, len(view), _ZLIB_STEP))
+    steps = (
+        chunk[start : start + _ZLIB_STEP]
+        for chunk in chunks
+        for start in range(0, len(chunk), _ZLIB_STEP)
+    )
     # A last empty input drains output zlib still holds once all input is consumed.
     for step in itertools.chain(steps, [memoryview(b"")]):
         if decompressor.eof and step:
@@ -481,7 +522,8 @@ def _refuse_past(limit: int, produced: int) -> None:
         )
 
 
-def _parse_header(data: bytes, total_length: int) -> Header:
+def _parse_header(data: bytes, *, total_length: int | None) -> Header:
+    """The header at the start of ``data``; checked against the artifact's length if given."""
     if len(data) < len(MAGIC) or data[: len(MAGIC)] != MAGIC:
         raise ArtifactError(
             "not a sealed model: the file does not start with the sealed-model signature "
@@ -554,7 +596,7 @@ def _parse_header(data: bytes, total_length: int) -> Header:
         metadata=metadata,
         size=size,
     )
-    if total_length != header.sealed_length:
+    if total_length is not None and total_length != header.sealed_length:
         raise ArtifactError(
             f"the artifact is {total_length} bytes but its header declares "
             f"{header.sealed_length}: the file is "
@@ -584,10 +626,6 @@ def _derive(data_key: bytes, salt: bytes) -> tuple[bytes, bytes]:
     okm = HKDF(algorithm=hashes.SHA256(), length=2 * KEY_BYTES, salt=salt, info=_HKDF_INFO)
     derived = okm.derive(data_key)
     return derived[:KEY_BYTES], derived[KEY_BYTES:]
-
-
-def _chunks(compressed: bytes, chunk_size: int) -> int:
-    return -(-len(compressed) // chunk_size)
 
 
 def _chunk_spans(header: Header) -> Iterator[tuple[int, int, int, int]]:

@@ -194,7 +194,9 @@ class TokenVerifier:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
             raise InvalidTokenError("the token is malformed") from None
-        if header.get("alg") not in self._source.algorithms:
+        alg = header.get("alg")
+        # alg can be any JSON value; a list or object must not reach the set lookup.
+        if not isinstance(alg, str) or alg not in self._source.algorithms:
             raise InvalidTokenError("the token's algorithm is not allowed")
         key, algorithms = self._source.key_for(token, header)
         claims = self._decode(token, key, algorithms)

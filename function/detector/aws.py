@@ -187,9 +187,10 @@ class AwsClients:
     def _client(self, service: str) -> Any:
         with self._lock:
             if service not in self._clients:
-                session = self._session or boto3.session.Session()
+                # One session for all clients: each new session reloads botocore's data.
+                self._session = self._session or boto3.session.Session()
                 try:
-                    self._clients[service] = session.client(service, config=CLIENT_CONFIG)
+                    self._clients[service] = self._session.client(service, config=CLIENT_CONFIG)
                 except NoRegionError:
                     raise ConfigurationError(
                         f"no AWS region configured for {service}: set AWS_REGION"

@@ -7,15 +7,21 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import importlib
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from detector.auth import issue_token
-from detector.errors import DetectorError
+from detector.errors import ConfigurationError, DetectorError
 from detector.settings import Settings
+
+if TYPE_CHECKING:
+    from detector.keys import UserKeySource
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -38,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_token(commands)
     _add_event(commands)
     _add_invoke(commands)
+    _add_pack(commands)
+    _add_inspect(commands)
+    _add_upload(commands)
+    _add_keygen(commands)
+    _add_fetch_samples(commands)
+    _add_serve(commands)
     return parser
 
 
@@ -308,13 +320,202 @@ def _invoke(args: argparse.Namespace) -> int:
 
     text = sys.stdin.read() if str(args.event) == "-" else args.event.read_text()
     event = json.loads(text)
-    handler = importlib.import_module(f"detector.handlers.{args.handler or handler_kind(event)}")
-    response = handler.lambda_handler(event, LocalContext())
+    # The function's own output (JSON logs, EMF metrics) goes to stderr, as in `sam local
+    # invoke`, so stdout holds only the response.
+    with contextlib.redirect_stdout(sys.stderr):
+        module = f"detector.handlers.{args.handler or handler_kind(event)}"
+        response = importlib.import_module(module).lambda_handler(event, LocalContext())
     if args.body_out and isinstance(response, dict) and "body" in response:
         body = response["body"]
         raw = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode()
         args.body_out.write_bytes(raw)
     sys.stdout.write(json.dumps(response, indent=2) + "\n")
+    return 0
+
+
+# --- sealed models: pack, inspect, upload, keygen -------------------------------------------
+def _add_pack(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "pack",
+        help="compress and encrypt an ONNX model into a sealed artifact",
+        description="Seal MODEL.onnx: zstd (or zlib) compressed, AES-256-GCM encrypted with "
+        "a KMS data key (--kms-key-id) or a 256-bit key of your own.",
+    )
+    parser.add_argument("model", type=Path, help="the ONNX model")
+    parser.add_argument("-o", "--output", type=Path, help="default: MODEL with .sealed")
+    key = parser.add_mutually_exclusive_group(required=True)
+    key.add_argument("--kms-key-id", help="KMS key id, ARN or alias (envelope encryption)")
+    _add_user_key_options(key)
+    parser.add_argument("--names", type=Path, help="class names file, one a line")
+    parser.add_argument("--family", help="force the model family instead of detecting it")
+    parser.add_argument("--model-id", help="default: the file name and its sha256 prefix")
+    parser.add_argument("--compression", choices=["zstd", "zlib"], default="zstd")
+    parser.add_argument("--level", type=int, help="compression level")
+    parser.add_argument("--upload", metavar="S3_URI", help="also put it at s3://bucket/key")
+    parser.set_defaults(func=_pack)
+
+
+def _pack(args: argparse.Namespace) -> int:
+    from detector import sealing  # noqa: PLC0415 - keep --help fast
+    from detector.artifact import Compression  # noqa: PLC0415
+
+    return _report(
+        "pack",
+        lambda: sealing.pack(
+            args.model,
+            args.output or args.model.with_suffix(".sealed"),
+            kms_key_id=args.kms_key_id,
+            user_key=_user_key_source(args),
+            names_file=args.names,
+            family=args.family,
+            model_id=args.model_id,
+            compression=Compression[args.compression.upper()],
+            level=args.level,
+            upload_to=args.upload,
+        ),
+    )
+
+
+def _add_inspect(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "inspect",
+        help="print a sealed model's header as JSON; with a key, verify all of it",
+        description="Print the header of a sealed model (a file or s3:// URI; never a key). "
+        "With --verify (KMS-wrapped) or a key option, decrypt and check the whole artifact.",
+    )
+    parser.add_argument("sealed", help="a sealed model: path or s3://bucket/key")
+    parser.add_argument("--verify", action="store_true", help="decrypt and check everything")
+    _add_user_key_options(parser.add_mutually_exclusive_group())
+    parser.set_defaults(func=_inspect)
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from detector import sealing  # noqa: PLC0415 - keep --help fast
+
+    return _report(
+        "inspect",
+        lambda: sealing.inspect(args.sealed, verify=args.verify, user_key=_user_key_source(args)),
+    )
+
+
+def _add_upload(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser("upload", help="put a sealed model in S3")
+    parser.add_argument("sealed", type=Path, help="a sealed model made by `detector pack`")
+    parser.add_argument("uri", help="s3://bucket/key")
+    parser.set_defaults(func=_upload)
+
+
+def _upload(args: argparse.Namespace) -> int:
+    from detector import sealing  # noqa: PLC0415 - keep --help fast
+
+    return _report("upload", lambda: sealing.upload(args.sealed, args.uri))
+
+
+def _add_keygen(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "keygen",
+        help="make a random 256-bit model key (base64)",
+        description="Print a new key, or write it to a file only you can read. Keep it in "
+        "Secrets Manager or an SSM SecureString for the function.",
+    )
+    parser.add_argument("-o", "--output", type=Path, help="write it here (never overwritten)")
+    parser.set_defaults(func=_keygen)
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    from detector import sealing  # noqa: PLC0415 - keep --help fast
+
+    return _report("keygen", lambda: sealing.keygen(args.output))
+
+
+def _add_user_key_options(group: argparse._MutuallyExclusiveGroup) -> None:
+    group.add_argument("--key-file", type=Path, help="file holding a base64 key")
+    group.add_argument("--key-env", metavar="VAR", help="environment variable with a base64 key")
+    group.add_argument("--key-secret-id", help="Secrets Manager secret holding the key")
+    group.add_argument("--key-parameter", help="SSM SecureString parameter holding the key")
+
+
+def _user_key_source(args: argparse.Namespace) -> UserKeySource | None:
+    from detector.keys import UserKeySource  # noqa: PLC0415 - keep --help fast
+
+    if args.key_file:
+        try:
+            return UserKeySource(value=args.key_file.read_text(), value_origin=str(args.key_file))
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read {args.key_file}: {exc.strerror}") from None
+    if args.key_env:
+        value = os.environ.get(args.key_env)
+        if not value:
+            raise ConfigurationError(f"the environment variable {args.key_env} is not set")
+        return UserKeySource(value=value, value_origin=f"environment variable {args.key_env}")
+    if args.key_secret_id or args.key_parameter:
+        return UserKeySource(secret_id=args.key_secret_id, parameter=args.key_parameter)
+    return None
+
+
+def _report(name: str, action: Callable[[], object]) -> int:
+    """Print the result (JSON unless it is text), or the error; the exit code."""
+    try:
+        result = action()
+    except DetectorError as error:
+        print(f"detector {name}: {error.message}", file=sys.stderr)
+        return 1
+    print(result if isinstance(result, str) else json.dumps(result, indent=2))
+
+
+# --- local tooling (detector.local, imported lazily) -------------------------------------
+def _add_fetch_samples(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "fetch-samples",
+        help="find (or download and check) the sample model and image",
+        description="Print the paths of the sample model, image and class names; download "
+        "and check them first when they are neither in ../shared nor in the cache.",
+    )
+    parser.set_defaults(func=_fetch_samples)
+
+
+def _fetch_samples(args: argparse.Namespace) -> int:
+    from detector.local import samples  # noqa: PLC0415 - local tooling
+
+    try:
+        print(f"model: {samples.sample_model_path()}")
+        print(f"image: {samples.sample_image_path()}")
+        print(f"names: {samples.sample_names_path()}")
+    except DetectorError as exc:
+        print(f"detector: {exc.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "serve",
+        help="serve the API handler and the demo page locally, as `sam local start-api` would",
+        description="Each request becomes an API Gateway HTTP API event for the real handler. "
+        "Without MODEL_URI the sample model is served; without JWT settings a secret is made "
+        "for this session and a token printed. Ctrl-C stops it.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=3000, help="port (3000; 0 = a free one)")
+    parser.add_argument("--model", type=Path, help="a sealed model or a plain .onnx file")
+    parser.set_defaults(func=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from detector.local import serve  # noqa: PLC0415 - local tooling
+
+    try:
+        token = serve.configure(os.environ, model=args.model)
+        server = serve.make_server(args.host, args.port, log=sys.stderr)
+    except (DetectorError, OSError) as exc:
+        print(f"detector serve: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        return 1
+    print(f"Serving the API handler on {server.url} (the page: {server.url}/); Ctrl-C stops it.")
+    if token:
+        print(f"A token for this session (valid 1 hour):\n{token}")
+    sys.stdout.flush()
+    serve.serve_forever(server)
+    print("Stopped.")
     return 0
 
 

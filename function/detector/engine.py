@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import onnxruntime as ort
+from numpy.typing import NDArray
 from PIL import Image
 
 from detector import families, imageio, postprocess, preprocess
@@ -99,11 +100,12 @@ class Detector:
         self,
         session: ort.InferenceSession,
         layout: families.Layout,
+        family: families.Family,
         *,
         max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
     ) -> None:
         self.session = session
-        self.family = families.build(layout)
+        self.family = family
         self.info = _info(layout)
         self._layout = layout
         self._max_image_pixels = max_image_pixels
@@ -126,7 +128,9 @@ class Detector:
         oversubscribe inside a restricted cpuset such as Lambda's.
         """
         layout = families.resolve(read_graph(model), family=family, names=names)
-        return cls(create_session(model, threads), layout, max_image_pixels=max_image_pixels)
+        adapter = families.build(layout)  # before the costly session: fail fast
+        session = create_session(model, threads)
+        return cls(session, layout, adapter, max_image_pixels=max_image_pixels)
 
     def detect(self, image: bytes, options: DetectOptions = DetectOptions()) -> DetectionResult:
         """Detect objects in encoded image bytes (JPEG, PNG or WebP).
@@ -142,9 +146,13 @@ class Detector:
     def detect_image(
         self, image: Image.Image, options: DetectOptions = DetectOptions()
     ) -> DetectionResult:
-        """Detect objects in an already decoded image (taken as already upright)."""
+        """Detect objects in an already decoded image (taken as already upright).
+
+        Raises ``PayloadTooLargeError`` over the pixel cap, like ``detect``.
+        """
         start = time.perf_counter()
-        return self._run(imageio.from_pil(image), options, start)
+        decoded = imageio.from_pil(image, max_pixels=self._max_image_pixels)
+        return self._run(decoded, options, start)
 
     def _run(
         self, decoded: imageio.DecodedImage, options: DetectOptions, start: float
@@ -154,9 +162,15 @@ class Detector:
             decoded, self._layout.input_size, self.family.recipe, self._layout.input_dtype
         )
         prepared_at = time.perf_counter()
-        (output,) = self.session.run([self._output_name], {self.info.input_name: tensor})
+        output = self._infer(tensor)
         inferred_at = time.perf_counter()
-        candidates = self.family.decode(np.asarray(output, dtype=np.float32), options.conf)
+        try:
+            candidates = self.family.decode(output, options.conf)
+        except (IndexError, ValueError):
+            raise ModelError(
+                f"the model's output {list(output.shape)} does not fit the "
+                f"{self.family.name} layout"
+            ) from None
         detections = postprocess.finish(
             candidates,
             transform,
@@ -181,6 +195,13 @@ class Detector:
             detections=detections,
             timing_ms={step: seconds * 1000 for step, seconds in timing.items()},
         )
+
+    def _infer(self, tensor: NDArray[np.floating]) -> NDArray[np.float32]:
+        try:
+            (output,) = self.session.run([self._output_name], {self.info.input_name: tensor})
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise ModelError(f"the model failed to run: {_first_line(exc)}") from None
+        return np.asarray(output, dtype=np.float32)
 
 
 def create_session(model: bytes, threads: int | None = None) -> ort.InferenceSession:

@@ -1,12 +1,12 @@
 """Model-family adapters: which YOLO export a graph is, and how to read its output.
 
-| family          | output                         | boxes                      | recipe       |
-| --------------- | ------------------------------ | -------------------------- | ------------ |
-| ``yolox``       | ``[1, N, 5+C]``, N = grid cells | raw: grid decode here      | YOLOX        |
-| ``yolox-decoded``| ``[1, N, 5+C]``               | cx, cy, w, h               | YOLOX        |
-| ``yolov5``      | ``[1, 3N, 5+C]`` (3 anchors)   | cx, cy, w, h               | Ultralytics  |
-| ``yolov8``      | ``[1, 4+C, N]``, no objectness | cx, cy, w, h               | Ultralytics  |
-| ``end2end``     | ``[1, K, 6]`` or ``[K, 7]``    | x1, y1, x2, y2, NMS done   | Ultralytics  |
+| family            | output                          | boxes                    | recipe      |
+| ----------------- | ------------------------------- | ------------------------ | ----------- |
+| ``yolox``         | ``[1, N, 5+C]``, N = grid cells | raw: grid decode here    | YOLOX       |
+| ``yolox-decoded`` | ``[1, N, 5+C]``                 | cx, cy, w, h             | YOLOX       |
+| ``yolov5``        | ``[1, 3N, 5+C]`` (3 anchors)    | cx, cy, w, h             | Ultralytics |
+| ``yolov8``        | ``[1, 4+C, N]``, no objectness  | cx, cy, w, h             | Ultralytics |
+| ``end2end``       | ``[1, K, 6]`` or ``[K, 7]``     | x1, y1, x2, y2, NMS done | Ultralytics |
 
 YOLOv7 and Scaled-YOLOv4 share the YOLOv5 head; YOLOv11 shares YOLOv8's; YOLOv10 and
 ``nms=True`` exports write ``[1, K, 6]`` (x1, y1, x2, y2, score, class); YOLOv7
@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from detector.errors import ModelError
-from detector.modelgraph import ELEM_TYPES, ModelGraph, TensorSpec
+from detector.modelgraph import ELEM_TYPES, Dim, ModelGraph, TensorSpec
 from detector.postprocess import Candidates, cxcywh_to_xyxy
 from detector.preprocess import ULTRALYTICS_RECIPE, YOLOX_RECIPE, Recipe
 
@@ -177,12 +177,13 @@ def build(layout: Layout) -> Family:
         if not (_is_fixed(shape, 3, -1, 6) or _is_fixed(shape, 2, -1, 7)):
             raise _unknown(layout.output, "end2end needs [1, K, 6] or [K, 7]")
         return Family("end2end", ULTRALYTICS_RECIPE, decode_end2end, suppress=False)
-    if len(shape) != 3:
-        raise _unknown(layout.output, f"{layout.family} needs a 3-d output")
+    if _class_count(layout.family, layout.output) is None:
+        head = "4 + classes rows" if layout.family == "yolov8" else "5 + classes columns"
+        raise _unknown(layout.output, f"{layout.family} needs [1, ?, ?] with {head}")
     if layout.family == "yolox":
         rows = shape[1]
-        if not isinstance(rows, int):
-            raise _unknown(layout.output, "raw YOLOX needs a fixed number of rows")
+        if not isinstance(rows, int):  # a dynamic-shape export: one row per grid cell
+            rows = _cell_count(layout.input_size, STRIDE_SETS[0])
         decoder = grid_decoder(layout.input_size, rows)
         return Family("yolox", YOLOX_RECIPE, decoder, suppress=True)
     if layout.family == "yolox-decoded":
@@ -214,27 +215,36 @@ def _identify(graph: ModelGraph, output: TensorSpec, input_size: tuple[int, int]
     task = graph.metadata.get("task", "detect")
     if task != "detect":
         raise ModelError(f"this is a {task!r} model; only object detection models are supported")
-    from_ultralytics = "stride" in graph.metadata or "names" in graph.metadata
     if _is_fixed(shape, 2, -1, 7):
         return "end2end"
     if len(shape) != 3:
         raise _unknown(output, "expected a 3-d output")
     _, first, second = shape
     cells = {_cell_count(input_size, strides) for strides in STRIDE_SETS}
-    if isinstance(second, int) and second >= 6:
-        if isinstance(first, int) and first in cells:
-            # One row per grid cell and no anchors: YOLOX, decoded if the graph holds the
-            # exp() of the box decode.
-            return "yolox-decoded" if "Exp" in graph.op_types else "yolox"
-        if isinstance(first, int) and first in {ANCHORS_PER_CELL * n for n in cells}:
+    family = _row_family(graph, first, second, cells)
+    columns_per_cell = not isinstance(second, int) or second in cells
+    if family is None and isinstance(first, int) and first >= 5 and columns_per_cell:
+        family = "yolov8"
+    if family is None:
+        raise _unknown(output, f"no known YOLO layout for a {input_size[1]}x{input_size[0]} input")
+    return family
+
+
+def _row_family(graph: ModelGraph, rows: Dim, columns: Dim, cells: set[int]) -> str | None:
+    """The family of a ``[1, rows, columns]`` output of one box per row, if it is one."""
+    if not isinstance(columns, int) or columns < 6:
+        return None
+    if not isinstance(rows, int):  # dynamic rows: only the exporter can tell
+        if "stride" in graph.metadata or "names" in graph.metadata:  # Ultralytics YOLOv5
             return "yolov5"
-        if second == 6:
-            return "end2end"
-        if not isinstance(first, int):
-            return "yolov5" if from_ultralytics else "yolox-decoded"
-    if isinstance(first, int) and first >= 5 and (not isinstance(second, int) or second in cells):
-        return "yolov8"
-    raise _unknown(output, f"no known YOLO layout for a {input_size[1]}x{input_size[0]} input")
+        return "yolox-decoded" if "Exp" in graph.op_types else "yolox"
+    if rows in cells:
+        # One row per grid cell and no anchors: YOLOX, decoded if the graph holds the
+        # exp() of the box decode.
+        return "yolox-decoded" if "Exp" in graph.op_types else "yolox"
+    if rows in {ANCHORS_PER_CELL * n for n in cells}:
+        return "yolov5"
+    return "end2end" if columns == 6 else None
 
 
 def _image_input(graph: ModelGraph) -> TensorSpec:

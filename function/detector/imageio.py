@@ -9,11 +9,11 @@ after downscaling, where rotating is cheap.
 from __future__ import annotations
 
 import io
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
+from PIL.JpegImagePlugin import JpegImageFile
 
 from detector.errors import InvalidImageError, PayloadTooLargeError
 
@@ -74,13 +74,15 @@ def decode(data: bytes, *, max_pixels: int, fit: tuple[int, int] | None = None) 
     stored_w, stored_h = image.size
     width, height = (stored_h, stored_w) if orientation in _SWAPS_AXES else (stored_w, stored_h)
     box: tuple[float, float, float, float] = (0.0, 0.0, float(stored_w), float(stored_h))
-    if fit is not None and image.format == "JPEG":
+    # Phone photos often open as MPO, a JpegImageFile subclass: they may be drafted too.
+    if fit is not None and isinstance(image, JpegImageFile):
         ratio = min(fit[0] / height, fit[1] / width)
         if ratio * DRAFT_MIN_FACTOR <= 1:
             wanted = (max(1, int(stored_w * ratio)), max(1, int(stored_h * ratio)))
             drafted = image.draft("RGB", wanted)
             if drafted is not None:
-                box = tuple(float(v) for v in drafted[1])  # type: ignore[assignment]
+                x0, y0, x1, y1 = drafted[1]
+                box = (float(x0), float(y0), float(x1), float(y1))
     try:
         image.load()
         rgb = to_rgb(image)
@@ -95,18 +97,16 @@ def decode_oriented(data: bytes, *, max_pixels: int) -> Image.Image:
     return decoded.oriented(decoded.image)
 
 
-def from_pil(image: Image.Image) -> DecodedImage:
+def from_pil(image: Image.Image, *, max_pixels: int) -> DecodedImage:
     """Wrap an already decoded image; its pixels are taken as already oriented."""
+    _check_pixels(image.width, image.height, max_pixels)
     rgb = to_rgb(image)
     return DecodedImage(rgb, rgb.width, rgb.height, 1, (0.0, 0.0, rgb.width, rgb.height))
 
 
 def _open(data: bytes, *, max_pixels: int) -> Image.Image:
     try:
-        with warnings.catch_warnings():
-            # Our own cap below is the limit; Pillow's warning would only be noise.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
+        image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
     except Image.DecompressionBombError:
         # Pillow's own bomb check fires inside open(), before ours can: over twice its
         # MAX_IMAGE_PIXELS. Report whichever limit is the lower.
@@ -115,14 +115,17 @@ def _open(data: bytes, *, max_pixels: int) -> Image.Image:
         raise PayloadTooLargeError(f"the image has more than {limit:,} pixels") from None
     except (OSError, ValueError, SyntaxError):
         raise InvalidImageError("not a JPEG, PNG or WebP image") from None
-    width, height = image.size
+    _check_pixels(*image.size, max_pixels)
+    return image
+
+
+def _check_pixels(width: int, height: int, max_pixels: int) -> None:
     if width < 1 or height < 1:
         raise InvalidImageError("the image is empty")
     if width * height > max_pixels:
         raise PayloadTooLargeError(
             f"the image is {width}x{height}: more than {max_pixels:,} pixels"
         )
-    return image
 
 
 def _orientation(image: Image.Image) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import boto3
 import pytest
@@ -12,6 +13,7 @@ from moto import settings as moto_settings
 from moto.core.authorization import ActionAuthenticatorMixin
 
 from detector.aws import AwsClients
+from tests import tokens
 
 REGION = "us-east-1"
 
@@ -73,3 +75,18 @@ def clients_allowed(clients: AwsClients, monkeypatch) -> Callable[[list[str]], A
         return AwsClients(session=session)
 
     return make
+
+
+@pytest.fixture
+def handler_env(
+    monkeypatch: pytest.MonkeyPatch, aws: None, model_path: Path, coco_dir: Path
+) -> pytest.MonkeyPatch:
+    """The environment a deployed function has: Powertools, the plain model, a JWT secret."""
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "detector-test")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "DetectorTest")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
+    monkeypatch.setenv("MODEL_URI", str(model_path))
+    monkeypatch.setenv("MODEL_NAMES_FILE", str(coco_dir / "names.txt"))
+    monkeypatch.setenv("JWT_SECRET", tokens.SECRET)
+    monkeypatch.setenv("JWT_REQUIRED_SCOPE", "detect")
+    return monkeypatch

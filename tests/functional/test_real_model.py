@@ -86,3 +86,5 @@ def test_bad_images_raise_typed_errors(model_bytes, dog_jpg):
         small_cap.detect(dog_jpg.read_bytes())
     with pytest.raises(InvalidImageError):
         small_cap.detect(b"GIF89a")
+    with pytest.raises(PayloadTooLargeError):
+        small_cap.detect_image(Image.open(dog_jpg))

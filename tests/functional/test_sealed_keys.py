@@ -40,7 +40,7 @@ def user_key_source(request, clients, user_key) -> UserKeySource:
     return UserKeySource(value=encoded)
 
 
-@pytest.mark.parametrize("compression", list(Compression))
+@pytest.mark.parametrize("compression", list(Compression), ids=lambda c: c.name.lower())
 def test_the_real_model_round_trips_with_a_kms_data_key(clients, kms_key, model_bytes, compression):
     data_key = keys.kms_data_key(clients.kms, kms_key, METADATA.model_id)
     sealed = seal(model_bytes, data_key, METADATA, compression=compression)
@@ -50,7 +50,7 @@ def test_the_real_model_round_trips_with_a_kms_data_key(clients, kms_key, model_
     assert open_sealed(sealed, KeyResolver(clients)) == model_bytes
 
 
-@pytest.mark.parametrize("compression", list(Compression))
+@pytest.mark.parametrize("compression", list(Compression), ids=lambda c: c.name.lower())
 def test_the_real_model_round_trips_with_a_user_key_from_each_source(
     clients, user_key, user_key_source, model_bytes, compression
 ):

@@ -50,7 +50,7 @@ def small_sealed(small_model: bytes, user_key: DataKey) -> bytes:
     return seal(small_model, user_key, METADATA, chunk_size=64)
 
 
-@pytest.mark.parametrize("compression", list(Compression))
+@pytest.mark.parametrize("compression", list(Compression), ids=lambda c: c.name.lower())
 def test_the_real_model_survives_sealing_and_opening(model_bytes, user_key, compression):
     # GIVEN the real YOLOX-Nano sealed with a user key
     sealed = seal(model_bytes, user_key, METADATA, compression=compression)
@@ -167,7 +167,7 @@ def test_an_unknown_format_version_is_refused_with_both_versions_named(small_sea
         open_sealed(bytes(future), resolver_for(user_key))
 
 
-@pytest.mark.parametrize("compression", list(Compression))
+@pytest.mark.parametrize("compression", list(Compression), ids=lambda c: c.name.lower())
 def test_a_decompression_bomb_is_refused_without_allocating_past_the_declared_size(
     user_key, compression
 ):
@@ -239,3 +239,33 @@ def test_the_header_json_never_holds_key_material(small_sealed, user_key):
     shown = json.dumps(read_header(small_sealed).to_json())
     assert user_key.plaintext.hex() not in shown
     assert "salt" not in shown and "commitment" not in shown
+
+
+@pytest.mark.parametrize("compression", list(Compression), ids=lambda c: c.name.lower())
+def test_a_damaged_late_chunk_is_named_even_after_earlier_ones_were_decompressed(
+    small_model, user_key, compression
+):
+    sealed = bytearray(
+        seal(small_model, user_key, METADATA, compression=compression, chunk_size=64)
+    )
+    header = read_header(bytes(sealed))
+    sealed[-3] ^= 0x01  # inside the last chunk's tag
+    with pytest.raises(ArtifactError, match=f"chunk {header.chunk_count} of {header.chunk_count}"):
+        open_sealed(bytes(sealed), resolver_for(user_key))
+
+
+def test_opening_holds_no_second_copy_of_the_compressed_model(user_key):
+    # GIVEN 32 MiB of incompressible model, sealed
+    model = os.urandom(32 << 20)
+    sealed = seal(model, user_key, METADATA)
+    del model
+    # WHEN it is opened under tracemalloc
+    tracemalloc.start()
+    try:
+        opened = open_sealed(sealed, resolver_for(user_key))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # THEN little more than the plaintext itself was allocated (chunks are decrypted one by one)
+    assert len(opened) == 32 << 20
+    assert peak < len(opened) + 4 * artifact.DEFAULT_CHUNK_SIZE

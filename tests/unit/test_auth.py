@@ -275,7 +275,7 @@ def test_scopes_ignore_values_that_are_not_strings() -> None:
     assert scopes_of({"scope": 7, "scp": ["a", 3, None]}) == {"a"}
 
 
-# --- JWKS over real HTTP ------------------------------------------------------------------------
+# --- JWKS over real HTTP ----------------------------------------------------------------------
 def jwks_verifier(url: str, cooldown: float = 30.0) -> TokenVerifier:
     return TokenVerifier.from_settings(Settings(jwt_jwks_url=url), jwks_cooldown_seconds=cooldown)
 
@@ -362,7 +362,7 @@ def test_an_hs256_token_never_reaches_the_jwks_endpoint() -> None:
     assert server.fetches == 0
 
 
-# --- configuration -----------------------------------------------------------------------------
+# --- configuration ----------------------------------------------------------------------------
 def test_no_key_source_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match="exactly one"):
         TokenVerifier.from_settings(Settings())
@@ -401,7 +401,7 @@ def test_a_jwks_url_that_is_not_http_is_a_configuration_error() -> None:
         TokenVerifier.from_settings(Settings(jwt_jwks_url="file:///etc/passwd"))
 
 
-# --- the WWW-Authenticate challenge ------------------------------------------------------------
+# --- the WWW-Authenticate challenge -----------------------------------------------------------
 def test_the_challenge_for_a_missing_token_has_no_error_code() -> None:
     assert challenge(UnauthorizedError("a bearer token is required")) == 'Bearer realm="detector"'
 

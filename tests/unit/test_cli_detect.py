@@ -73,6 +73,10 @@ def test_options_reach_the_engine(tmp_path, model_file, capsys):
     code, lines = run(capsys, "--model", str(model_file), "--conf", "0.8", str(image))
     assert code == 0
     assert lines[0]["detections"] == []
+    # Forced to raw YOLOX, the decoded size 32x16 is read as log-size: exp(32) strides
+    # wide, clipped to the whole image.
+    _, forced = run(capsys, "--model", str(model_file), "--family", "yolox", str(image))
+    assert forced[0]["detections"][0]["box"] == [0.0, 0.0, 100.0, 50.0]
 
 
 def test_an_unusable_model_or_option_exits_2_with_a_message(tmp_path, capsys):

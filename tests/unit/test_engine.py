@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from onnx import TensorProto, helper, numpy_helper
 
 from detector.detections import Detections
 from detector.engine import DetectionResult, DetectOptions, Detector, cpu_count, create_session
 from detector.errors import BadRequestError, ModelError
+from tests.unit.images import encode, solid
 from tests.unit.onnx_graphs import constant_model, yolo_rows
 
 
@@ -65,3 +67,32 @@ def test_a_result_serialises_with_labels_and_rounded_figures():
         ],
         "timing_ms": {"total": 12.35},
     }
+
+
+def test_a_model_whose_real_output_differs_from_its_declared_shape_is_a_model_error():
+    # GIVEN a model that declares 8 columns (raw YOLOX with 3 classes) but outputs 2
+    model = constant_model(np.zeros((1, 84, 2), np.float32), output_shape=(1, 84, 8))
+    detector = Detector.from_bytes(model)
+    # WHEN detecting THEN the error names what came out, instead of an IndexError
+    with pytest.raises(ModelError, match=r"output \[1, 84, 2\] does not fit the yolox layout"):
+        detector.detect(encode(solid(10, 10)))
+
+
+def test_a_model_that_fails_at_run_time_is_a_model_error():
+    # GIVEN a valid [K, 7] model whose Reshape cannot work on a 64x64 image (12288 values
+    # do not make rows of 7): onnxruntime only finds out when it runs
+    graph = helper.make_graph(
+        [helper.make_node("Reshape", ["images", "rows_of_7"], ["output"])],
+        "fails",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, "h", "w"])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["k", 7])],
+        initializer=[numpy_helper.from_array(np.array([-1, 7], np.int64), "rows_of_7")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    entry = model.metadata_props.add()
+    entry.key, entry.value = "imgsz", "[64, 64]"
+    detector = Detector.from_bytes(model.SerializeToString())
+    # WHEN detecting THEN a typed error, not onnxruntime's own
+    with pytest.raises(ModelError, match="the model failed to run"):
+        detector.detect(encode(solid(10, 10)))

@@ -234,3 +234,35 @@ def test_class_aware_nms_keeps_overlapping_boxes_of_different_classes():
     assert agnostic.detections.class_ids.tolist() == [2]
     only_0 = detector.detect(IMAGE, DetectOptions(classes=frozenset({0})))
     assert only_0.detections.class_ids.tolist() == [0]
+
+
+def test_a_forced_family_whose_output_cannot_fit_is_refused():
+    # GIVEN rows of 5 values: room for a box and its objectness, none for a class
+    model = constant_model(np.zeros((1, 84, 5), np.float32))
+    with pytest.raises(ModelError, match=r"yolox needs \[1, \?, \?\] with 5 \+ classes columns"):
+        inspect_model(model, family="yolox")
+
+
+def test_a_dynamic_raw_yolox_export_decodes_one_row_per_grid_cell():
+    # GIVEN a raw YOLOX export with dynamic shapes and its size in the metadata
+    model = constant_model(
+        raw_yolox_table(),
+        input_shape=("batch", 3, "height", "width"),
+        output_shape=("batch", "anchors", 8),
+        metadata={"imgsz": "[64, 64]"},
+    )
+    family, found = only_detection(model)
+    assert family == "yolox"
+    assert found[0] == pytest.approx(EXPECTED_BOX, abs=1e-4)
+
+
+def test_a_big_rotated_jpeg_decoded_reduced_is_reported_upright_at_full_size():
+    # GIVEN the 100x50 picture at 32x (3200x1600), stored turned (EXIF 6) as 1600x3200:
+    # big enough that the JPEG is decoded at an eighth before being resized and turned
+    stored = encode(solid(1600, 3200), "JPEG", orientation=6)
+    detector = Detector.from_bytes(constant_model(raw_yolox_table()))
+    result = detector.detect(stored)
+    # THEN sizes and boxes are those of the full-size upright picture
+    assert (result.width, result.height) == (3200, 1600)
+    expected = [v * 32 for v in EXPECTED_BOX]
+    assert result.detections.boxes[0].tolist() == pytest.approx(expected, abs=1e-3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 
@@ -129,8 +130,7 @@ def test_sixteen_bit_grey_is_scaled_not_clipped():
 def test_a_big_jpeg_is_decoded_reduced_in_the_dct_domain_when_the_model_is_small():
     data = encode(solid(3200, 2400), "JPEG")
     decoded = imageio.decode(data, max_pixels=BIG, fit=(416, 416))
-    # 416/3200 = 0.13: an eighth (400x300) is still bigger than the 416x312 needed? No:
-    # the reduction stops at the largest scale that keeps at least 416x312: a quarter.
+    # The model needs 416x312; an eighth (400x300) would be less, so a quarter it is.
     assert decoded.image.size == (800, 600)
     assert (decoded.width, decoded.height) == (3200, 2400)
 
@@ -138,3 +138,14 @@ def test_a_big_jpeg_is_decoded_reduced_in_the_dct_domain_when_the_model_is_small
 def test_a_jpeg_close_to_the_model_size_is_decoded_whole():
     decoded = imageio.decode(encode(solid(640, 480), "JPEG"), max_pixels=BIG, fit=(416, 416))
     assert decoded.image.size == (640, 480)
+
+
+def test_a_multi_picture_phone_jpeg_decodes_its_first_picture_reduced():
+    # GIVEN an MPO file (what many phones write): a JPEG followed by a second picture
+    out = io.BytesIO()
+    solid(3200, 2400, (200, 30, 60)).save(
+        out, "MPO", save_all=True, append_images=[solid(3200, 2400, (0, 0, 0))]
+    )
+    decoded = imageio.decode(out.getvalue(), max_pixels=BIG, fit=(416, 416))
+    assert decoded.image.size == (800, 600)
+    assert np.asarray(decoded.image)[10, 10].tolist() == pytest.approx([200, 30, 60], abs=4)

@@ -8,6 +8,7 @@ moto is a development dependency only, so it is imported when the server starts.
 
 from __future__ import annotations
 
+import logging
 import os
 import urllib.request
 from collections.abc import Iterator
@@ -29,6 +30,8 @@ class LocalAws:
     def __enter__(self) -> Self:
         from moto.server import ThreadedMotoServer  # noqa: PLC0415 - dev dependency
 
+        # werkzeug logs every request moto serves to stderr; the demo prints its own story.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
         host, port = server.get_host_and_port()

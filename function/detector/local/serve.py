@@ -3,8 +3,8 @@
 Each request becomes an API Gateway HTTP API (payload format 2.0) event, the way
 ``sam local start-api`` builds it, and goes to ``detector.handlers.api.lambda_handler``
 in this process with a Lambda context; the handler's proxy response is written back.
-``GET /`` serves the demo page from ``static/`` directly, so it works whatever the
-handler routes. Bound to 127.0.0.1 unless told otherwise; Ctrl-C or SIGTERM stops it.
+``GET /`` serves the demo page (``detector/static/index.html``) directly, so it works
+whatever the handler routes. Bound to 127.0.0.1 unless told otherwise; Ctrl-C or SIGTERM stops it.
 """
 
 from __future__ import annotations
@@ -12,15 +12,16 @@ from __future__ import annotations
 import base64
 import importlib
 import json
+import secrets
 import signal
 import sys
 import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,11 +29,17 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import parse_qsl, urlsplit
 
+from detector import auth, settings
+from detector.local import samples
+from detector.local.context import LocalContext
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 3000
 # Lambda refuses synchronous invocations over 6 MB; refusing here says so before base64.
 MAX_BODY_BYTES = 6 * 1024 * 1024
-STATIC_DIR = Path(__file__).resolve().parent / "static"
+_DRAIN_FACTOR = 4
+# The page lives in the runtime package (not in local/) so the deployed API can serve it too.
+STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 PAGE_PATHS = frozenset({"/", "/index.html"})
 
 # The media types API Gateway passes as text; everything else arrives base64-encoded.
@@ -40,25 +47,6 @@ _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-ww
 _TEXT_SUFFIXES = ("+json", "+xml")
 
 LambdaHandler = Callable[[dict[str, Any], Any], Any]
-
-
-@dataclass
-class LocalContext:
-    """The Lambda context attributes our handlers and Powertools read."""
-
-    aws_request_id: str
-    function_name: str = "detector-local"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 1769
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:detector-local"
-    log_group_name: str = "/aws/lambda/detector-local"
-    log_stream_name: str = "local"
-    timeout_seconds: float = 30.0
-    _started: float = field(default_factory=time.monotonic, repr=False)
-
-    def get_remaining_time_in_millis(self) -> int:
-        remaining = self.timeout_seconds - (time.monotonic() - self._started)
-        return max(0, int(remaining * 1000))
 
 
 @dataclass(frozen=True)
@@ -276,8 +264,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 HTTPStatus.BAD_REQUEST, "bad_request", "invalid Content-Length", request_id
             )
         if length > self.server.max_body_bytes:
-            # Not read: the connection is closed instead of draining a huge body.
-            self.close_connection = True
+            self._discard(length)
             limit_mb = self.server.max_body_bytes / (1024 * 1024)
             return error_response(
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
@@ -287,6 +274,18 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 request_id,
             )
         return self.rfile.read(length) if length else b""
+
+    def _discard(self, length: int) -> None:
+        """Drain a refused body so the client reads our answer instead of a reset;
+        a body far over the cap is not read at all: the connection is closed instead."""
+        self.close_connection = True
+        if length > _DRAIN_FACTOR * self.server.max_body_bytes:
+            return
+        while length > 0:
+            chunk = self.rfile.read(min(length, 1 << 20))
+            if not chunk:
+                return
+            length -= len(chunk)
 
     def _write(self, response: HttpResponse) -> None:
         self.send_response(response.status)
@@ -317,6 +316,33 @@ def make_server(
         # Imported here: the handler module reads the settings when it is imported.
         handler = importlib.import_module("detector.handlers.api").lambda_handler
     return LocalApiServer((host, port), handler, log=log)
+
+
+def configure(environ: MutableMapping[str, str], *, model: Path | None = None) -> str | None:
+    """Fill in what a local run needs and the user left unset; returns a token to print.
+
+    The model: ``model``, else ``MODEL_URI``, else the sample YOLOX-Nano with its class
+    names. Auth: when no JWT setting is there at all, a random HS256 secret for this
+    session only. A token is returned when the secret is known here (``JWT_SECRET``).
+    """
+    if model is not None:
+        environ[settings.MODEL_URI] = str(model)
+    elif not environ.get(settings.MODEL_URI):
+        environ[settings.MODEL_URI] = str(samples.sample_model_path())
+        environ.setdefault(settings.MODEL_NAMES_FILE, str(samples.sample_names_path()))
+    verifiers = (settings.JWT_SECRET, settings.JWT_SECRET_ID, settings.JWT_PUBLIC_KEY)
+    if not any(environ.get(name) for name in (*verifiers, settings.JWT_JWKS_URL)):
+        environ[settings.JWT_SECRET] = secrets.token_urlsafe(32)
+    configured = settings.Settings.from_env(environ)
+    if configured.jwt_secret is None:
+        return None
+    return auth.issue_token(
+        configured.jwt_secret,
+        subject="local-user",
+        scope=configured.jwt_required_scope,
+        issuer=configured.jwt_issuer,
+        audience=configured.jwt_audience,
+    )
 
 
 @contextmanager

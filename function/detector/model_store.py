@@ -1,0 +1,332 @@
+"""The model of this container: fetched, verified, opened and kept, once.
+
+``ModelHolder.get()`` loads on first use: fetch the sealed bytes (S3, the sealed-bytes
+cache in ``Settings.model_cache_dir``, or a local file) → read and check the header →
+unwrap the data key → decrypt → decompress and verify → onnxruntime session from bytes.
+The plaintext model lives only in memory. A failure raises ``ModelUnavailableError`` and
+leaves nothing behind: the next ``get()`` tries again from the start.
+
+``MODEL_URI`` is ``s3://bucket/key`` (optionally ``?versionId=``), or for local work the
+path of a sealed file or of a plain ``.onnx``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TypeVar
+
+from detector import artifact, aws
+from detector.aws import AwsClients, S3Location
+from detector.engine import Detector
+from detector.errors import (
+    ArtifactError,
+    ConfigurationError,
+    DetectorError,
+    ModelUnavailableError,
+    StorageError,
+    StorageNotFoundError,
+)
+from detector.families import parse_names
+from detector.keys import KeyResolver, UserKeySource
+from detector.settings import MODEL_URI, Settings
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model ready to serve, with where it came from and what loading it cost."""
+
+    detector: Detector
+    model_id: str
+    sha256: str  # of the plaintext ONNX model
+    timings_ms: dict[str, float]  # fetch, read_header, unwrap_key, decrypt, decompress, ...
+    source: str  # MODEL_URI
+    etag: str | None  # of the S3 object; None for a local file
+    version_id: str | None  # of the S3 object, in a versioned bucket
+    sealed: bool
+    fetched_from: str  # "s3", "cache" or "file"
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """Sealed (or, locally, plain) model bytes and where they came from."""
+
+    data: bytes = field(repr=False)
+    fetched_from: str
+    etag: str | None = None
+    version_id: str | None = None
+
+
+class ModelHolder:
+    """One per container (module level in the handlers); ``get()`` is thread-safe."""
+
+    def __init__(self, settings: Settings, *, clients: AwsClients | None = None) -> None:
+        self._settings = settings
+        self._clients = clients or AwsClients()
+        self._keys: KeyResolver | None = None
+        self._lock = threading.Lock()
+        self._model: LoadedModel | None = None
+        self._attempts = 0
+        self._last_error: ModelUnavailableError | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def get(self) -> LoadedModel:
+        """The model, loaded on the first call; raises ModelUnavailableError.
+
+        Threads that wait while another one loads share its outcome, success or failure;
+        the next call after a failure starts a new attempt.
+        """
+        model = self._model
+        if model is not None:
+            return model
+        attempts_seen = self._attempts
+        with self._lock:
+            if self._model is not None:
+                return self._model
+            if self._attempts != attempts_seen and self._last_error is not None:
+                raise ModelUnavailableError(self._last_error.message)
+            self._attempts += 1
+            try:
+                self._model = self._load()
+            except ModelUnavailableError as exc:
+                self._last_error = exc
+                raise
+            return self._model
+
+    def _load(self) -> LoadedModel:
+        try:
+            if self._keys is None:
+                self._keys = KeyResolver(self._clients, UserKeySource.from_settings(self._settings))
+            return load_model(self._settings, self._clients, self._keys)
+        except DetectorError as exc:
+            if self._keys is not None:
+                self._keys.clear_cache()  # a corrected secret is read at the next attempt
+            logger.error("model load failed: %s", exc.message, extra={"error": exc.code})
+            raise ModelUnavailableError(f"the model could not be loaded: {exc.message}") from exc
+        except MemoryError:
+            logger.error("model load failed: out of memory")
+            raise ModelUnavailableError(
+                "the model could not be loaded: out of memory (give the function more)"
+            ) from None
+        except Exception as exc:
+            # Not one of ours: the stack trace goes to the log, never to the caller.
+            logger.exception("model load failed unexpectedly")
+            raise ModelUnavailableError(
+                "the model could not be loaded: internal error (see the function's log)"
+            ) from exc
+
+
+def load_model(settings: Settings, clients: AwsClients, keys: KeyResolver) -> LoadedModel:
+    """Fetch, open and start the model named by ``settings.model_uri``; logs the timings."""
+    uri = settings.model_uri
+    if not uri:
+        raise ConfigurationError(f"{MODEL_URI} is not set: nothing to load")
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    header: artifact.Header | None
+    if uri.startswith("s3://"):
+        fetched, model, header = _open_from_s3(
+            S3Location.parse(uri), settings, clients, keys, timings
+        )
+    else:
+        fetched, model, header = _open_local(Path(uri), keys, timings)
+    # Only where the bytes came from is kept: the sealed bytes go before the session comes.
+    fetched = replace(fetched, data=b"")
+    detector = _timed(timings, "session", lambda: _detector(model, header, settings))
+    timings["total"] = round((time.perf_counter() - started) * 1000, 3)
+    loaded = LoadedModel(
+        detector=detector,
+        model_id=header.metadata.model_id if header else Path(uri).stem,
+        sha256=header.plaintext_sha256 if header else hashlib.sha256(model).hexdigest(),
+        timings_ms=timings,
+        source=uri,
+        etag=fetched.etag,
+        version_id=fetched.version_id,
+        sealed=header is not None,
+        fetched_from=fetched.fetched_from,
+    )
+    logger.info(
+        "model loaded",
+        extra={
+            "model_id": loaded.model_id,
+            "model_sha256": loaded.sha256,
+            "model_source": uri,
+            "fetched_from": loaded.fetched_from,
+            "timings_ms": timings,
+        },
+    )
+    return loaded
+
+
+def _open_local(
+    path: Path, keys: KeyResolver, timings: dict[str, float]
+) -> tuple[Fetched, bytes, artifact.Header | None]:
+    """A sealed file, or a plain ``.onnx`` (development only: never from S3)."""
+    fetched = _timed(timings, "fetch", lambda: read_local(path))
+    if path.suffix == ".onnx" and not fetched.data.startswith(artifact.MAGIC):
+        return fetched, fetched.data, None
+    model, header = _open(fetched, keys, timings)
+    return fetched, model, header
+
+
+def _open_from_s3(
+    location: S3Location,
+    settings: Settings,
+    clients: AwsClients,
+    keys: KeyResolver,
+    timings: dict[str, float],
+) -> tuple[Fetched, bytes, artifact.Header]:
+    """Open the sealed model from the cache if it is current and sound, else from S3."""
+    cache = SealedCache(settings.model_cache_dir)
+    fetched = _timed(timings, "fetch", lambda: fetch_s3(clients.s3, location, cache))
+    try:
+        model, header = _open(fetched, keys, timings)
+    except ArtifactError:
+        if fetched.fetched_from != "cache":
+            raise
+        # Something damaged the cached copy: drop it and take S3's.
+        logger.warning("cached sealed model failed verification; fetching it again")
+        cache.discard(location)
+        fetched = _timed(timings, "fetch", lambda: fetch_s3(clients.s3, location, cache))
+        model, header = _open(fetched, keys, timings)
+    if fetched.fetched_from == "s3":
+        _timed(timings, "cache_write", lambda: cache.store(location, fetched))
+    return fetched, model, header
+
+
+def _open(
+    fetched: Fetched, keys: KeyResolver, timings: dict[str, float]
+) -> tuple[bytes, artifact.Header]:
+    model = artifact.open_sealed(fetched.data, keys, timings_ms=timings)
+    return model, artifact.read_header(fetched.data)
+
+
+def _detector(model: bytes, header: artifact.Header | None, settings: Settings) -> Detector:
+    if header is None:
+        family, names = settings.model_family, read_names(settings.model_names_file)
+    else:
+        family = settings.model_family or header.metadata.family
+        names = header.metadata.class_names or None
+    return Detector.from_bytes(
+        model,
+        family=family,
+        names=names,
+        threads=settings.ort_threads,
+        max_image_pixels=settings.max_image_pixels,
+    )
+
+
+def fetch_s3(s3: aws.S3Client, location: S3Location, cache: SealedCache) -> Fetched:
+    """The sealed bytes: from the cache when S3 confirms they are current, else downloaded."""
+    cached = cache.load(location)
+    if cached is not None and location.version_id:
+        return cached  # a version never changes: no need to ask S3
+    if cached is not None and cached.etag:
+        changed = aws.get_object_if_changed(s3, location, cached.etag)
+        if changed is None:
+            return cached
+        return Fetched(changed.body, "s3", changed.info.etag, changed.info.version_id)
+    downloaded = aws.get_object(s3, location)
+    return Fetched(downloaded.body, "s3", downloaded.info.etag, downloaded.info.version_id)
+
+
+def read_local(path: Path) -> Fetched:
+    try:
+        return Fetched(path.read_bytes(), "file")
+    except FileNotFoundError:
+        raise StorageNotFoundError(f"no model file at {path}") from None
+    except OSError as exc:
+        raise StorageError(f"cannot read the model file {path}: {exc.strerror}") from None
+
+
+def read_names(path: Path | None) -> tuple[str, ...] | None:
+    """Class names from a names file (line N is class id N), or None without a file."""
+    if path is None:
+        return None
+    try:
+        return parse_names(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"cannot read the class names file {path}: {exc}") from None
+
+
+class SealedCache:
+    """Sealed bytes of S3 models, one entry per object, keyed by its ETag or version.
+
+    Only ever sealed bytes (useless without the key); a damaged entry is caught by the
+    artifact's own authentication, and then discarded. Failures to write are logged and
+    otherwise ignored: the cache only saves a download.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+
+    def load(self, location: S3Location) -> Fetched | None:
+        body, meta = self._paths(location)
+        try:
+            entry = json.loads(meta.read_text())
+            if entry["uri"] != _unversioned(location):
+                return None
+            if location.version_id and entry["version_id"] != location.version_id:
+                return None
+            return Fetched(body.read_bytes(), "cache", entry["etag"], entry["version_id"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def store(self, location: S3Location, fetched: Fetched) -> None:
+        body, meta = self._paths(location)
+        entry = {
+            "uri": _unversioned(location),
+            "etag": fetched.etag,
+            "version_id": fetched.version_id,
+        }
+        try:
+            self._directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            write_atomically(body, fetched.data)
+            write_atomically(meta, json.dumps(entry).encode())
+        except OSError as exc:
+            logger.warning("could not cache the sealed model: %s", exc.strerror)
+
+    def discard(self, location: S3Location) -> None:
+        for path in self._paths(location):
+            path.unlink(missing_ok=True)
+
+    def _paths(self, location: S3Location) -> tuple[Path, Path]:
+        name = hashlib.sha256(_unversioned(location).encode()).hexdigest()[:32]
+        return self._directory / f"{name}.sealed", self._directory / f"{name}.json"
+
+
+def _unversioned(location: S3Location) -> str:
+    return f"s3://{location.bucket}/{location.key}"
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write a sibling temporary file, then rename it: never a half-written file."""
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".partial-")
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _timed(timings: MutableMapping[str, float], step: str, action: Callable[[], T]) -> T:
+    started = time.perf_counter()
+    result = action()
+    timings[step] = round((time.perf_counter() - started) * 1000, 3)
+    return result

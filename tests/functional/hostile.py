@@ -1,0 +1,183 @@
+"""Hostile image bytes for the fuzz tests: crafted headers, odd modes, animations, mutations.
+
+Everything is made in memory from a seed photo or from scratch; nothing is kept on disk.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+from hypothesis import strategies as st
+from PIL import Image
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# Prefixes that make a parser commit to a format before it meets the garbage behind them.
+MAGICS = (
+    b"",
+    b"\xff\xd8\xff\xe0",
+    b"\xff\xd8\xff\xdb",
+    PNG_SIGNATURE,
+    b"RIFF\x00\x01\x00\x00WEBPVP8 ",
+    b"RIFF\x00\x01\x00\x00WEBPVP8L",
+    b"RIFF\x00\x01\x00\x00WEBPVP8X",
+    b"GIF89a",
+    b"BM",
+    b"II*\x00",
+    b"<svg",
+)
+
+
+def encoded(image: Image.Image, fmt: str, **params: object) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format=fmt, **params)
+    return out.getvalue()
+
+
+def thumbnail(source: Path, size: tuple[int, int] = (48, 36)) -> Image.Image:
+    with Image.open(source) as image:
+        return image.convert("RGB").resize(size)
+
+
+def small_images(source: Path) -> dict[str, bytes]:
+    """One small real picture in every allowed format: the seeds of the mutations."""
+    picture = thumbnail(source)
+    return {
+        "jpeg": encoded(picture, "JPEG", quality=80),
+        "progressive-jpeg": encoded(picture, "JPEG", quality=80, progressive=True),
+        "png": encoded(picture, "PNG"),
+        "webp-lossy": encoded(picture, "WEBP", quality=60),
+        "webp-lossless": encoded(picture, "WEBP", lossless=True),
+    }
+
+
+def odd_images(source: Path) -> dict[str, tuple[bytes, tuple[int, int]]]:
+    """Allowed formats in unusual shapes, all of which must decode: name → (bytes, size)."""
+    picture = thumbnail(source)
+    size = picture.size
+    frames = [picture, picture.rotate(90), picture.transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
+    grey16 = Image.new("I;16", (32, 24))
+    grey16.putdata([(x * 2111) % 65536 for x in range(32 * 24)])
+    rgb16 = png(32, 24, bit_depth=16, colour_type=2, pixels=bytes(range(256)) * 18)
+    return {
+        "animated-png": (encoded(frames[0], "PNG", save_all=True, append_images=frames[1:]), size),
+        "animated-webp": (
+            encoded(frames[0], "WEBP", save_all=True, append_images=frames[1:]),
+            size,
+        ),
+        "png-grey-16bit": (encoded(grey16, "PNG"), (32, 24)),
+        "png-rgb-16bit": (rgb16, (32, 24)),
+        "png-grey-1bit": (encoded(picture.convert("1"), "PNG"), size),
+        "png-palette-transparent": (encoded(picture.convert("P"), "PNG", transparency=0), size),
+        "png-rgba": (encoded(picture.convert("RGBA"), "PNG"), size),
+        "png-grey-alpha": (encoded(picture.convert("LA"), "PNG"), size),
+        "jpeg-cmyk": (encoded(picture.convert("CMYK"), "JPEG"), size),
+        "jpeg-grey": (encoded(picture.convert("L"), "JPEG"), size),
+        "webp-rgba": (encoded(picture.convert("RGBA"), "WEBP"), size),
+        "one-pixel-png": (encoded(Image.new("RGB", (1, 1)), "PNG"), (1, 1)),
+        "one-row-png": (encoded(Image.new("RGB", (4000, 1)), "PNG"), (4000, 1)),
+        "one-column-jpeg": (encoded(Image.new("RGB", (1, 4000)), "JPEG"), (1, 4000)),
+    }
+
+
+def refused_formats(source: Path) -> dict[str, bytes]:
+    """Formats Pillow reads but we must not: they never reach a parser of ours."""
+    picture = thumbnail(source)
+    frames = [picture, picture.rotate(90)]
+    return {
+        "animated-gif": encoded(frames[0], "GIF", save_all=True, append_images=frames[1:]),
+        "bmp": encoded(picture, "BMP"),
+        "tiff": encoded(picture, "TIFF"),
+        "ico": encoded(picture, "ICO"),
+        "pdf": encoded(picture, "PDF"),
+        "svg": b'<svg xmlns="http://www.w3.org/2000/svg" width="9e9" height="9e9"/>',
+        "empty": b"",
+    }
+
+
+def png_chunk(kind: bytes, body: bytes) -> bytes:
+    crc = zlib.crc32(kind + body)
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+
+def png(
+    width: int,
+    height: int,
+    *,
+    bit_depth: int = 8,
+    colour_type: int = 2,
+    pixels: bytes = b"",
+) -> bytes:
+    """A PNG with any header; ``pixels`` is the raw data, row by row (none: 64 zero bytes)."""
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
+    channels = {0: 1, 2: 3, 4: 2, 6: 4}[colour_type]
+    stride = width * channels * bit_depth // 8
+    rows = bytes(64)
+    if pixels:  # add the filter byte in front of every row
+        rows = b"".join(b"\x00" + pixels[i : i + stride] for i in range(0, len(pixels), stride))
+    return (
+        PNG_SIGNATURE
+        + png_chunk(b"IHDR", header)
+        + png_chunk(b"IDAT", zlib.compress(rows))
+        + png_chunk(b"IEND", b"")
+    )
+
+
+def jpeg_declaring(jpeg: bytes, width: int, height: int) -> bytes:
+    """``jpeg`` with the size in its start-of-frame segment replaced (the data unchanged)."""
+    for marker in (b"\xff\xc0", b"\xff\xc2"):
+        at = jpeg.find(marker)
+        if at >= 0:
+            # SOFn: marker, length (2), precision (1), height (2), width (2)
+            return jpeg[: at + 5] + struct.pack(">HH", height, width) + jpeg[at + 9 :]
+    raise ValueError("no start-of-frame segment")
+
+
+def webp_declaring(width: int, height: int) -> bytes:
+    """An extended (VP8X) WebP whose canvas is ``width`` x ``height`` and holds no image."""
+    vp8x = (
+        b"\x00\x00\x00\x00" + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+    )
+    body = b"WEBP" + b"VP8X" + struct.pack("<I", len(vp8x)) + vp8x
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def huge_headers(jpeg: bytes) -> dict[str, bytes]:
+    """Files that claim enormous pictures and carry almost no data: bombs."""
+    return {
+        "png-100000x100000": png(100_000, 100_000),
+        "png-2147483647-wide": png(2**31 - 1, 1),
+        "png-16bit-rgba-30000x30000": png(30_000, 30_000, bit_depth=16, colour_type=6),
+        "jpeg-65535x65535": jpeg_declaring(jpeg, 65_535, 65_535),
+        "jpeg-65535x1000": jpeg_declaring(jpeg, 65_535, 1_000),
+        "webp-16384x16384": webp_declaring(16_384, 16_384),
+    }
+
+
+@st.composite
+def mutated(draw: st.DrawFn, seeds: list[bytes]) -> bytes:
+    """A seed file with a few bytes flipped, inserted, deleted, or cut off."""
+    data = bytearray(draw(st.sampled_from(seeds)))
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(["flip", "set", "insert", "delete", "truncate", "repeat"]))
+        at = draw(st.integers(0, max(0, len(data) - 1)))
+        if kind == "flip" and data:
+            data[at] ^= 1 << draw(st.integers(0, 7))
+        elif kind == "set" and data:
+            data[at] = draw(st.sampled_from([0x00, 0xFF, 0x7F, 0x80]))
+        elif kind == "insert":
+            data[at:at] = draw(st.binary(min_size=1, max_size=16))
+        elif kind == "delete":
+            del data[at : at + draw(st.integers(1, 16))]
+        elif kind == "truncate":
+            del data[at:]
+        elif kind == "repeat":
+            data[at:at] = data[at : at + draw(st.integers(1, 64))]
+    return bytes(data)
+
+
+def garbage() -> st.SearchStrategy[bytes]:
+    """Random bytes behind a magic number of some format."""
+    return st.builds(lambda magic, tail: magic + tail, st.sampled_from(MAGICS), st.binary())

@@ -1,0 +1,237 @@
+"""`detector pack | inspect | upload | keygen`, run in-process (moto for S3 and KMS)."""
+
+from __future__ import annotations
+
+import json
+import stat
+from typing import Any
+
+import pytest
+
+from detector.artifact import read_header
+from detector.cli import main
+
+
+@pytest.fixture
+def key_file(tmp_path, capsys):
+    path = tmp_path / "model.key"
+    assert main(["keygen", "-o", str(path)]) == 0
+    capsys.readouterr()
+    return path
+
+
+def run(capsys, *argv: str) -> tuple[int, Any, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    try:
+        return code, json.loads(out), err
+    except json.JSONDecodeError:
+        return code, out, err
+
+
+def test_keygen_prints_a_new_base64_key_each_time(capsys):
+    _, first, _ = run(capsys, "keygen")
+    _, second, _ = run(capsys, "keygen")
+    assert len(first.strip()) == 44 and first != second
+
+
+def test_keygen_writes_a_private_file_and_never_overwrites_it(capsys, key_file):
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    before = key_file.read_text()
+    code, _, err = run(capsys, "keygen", "-o", str(key_file))
+    assert code == 1 and "never overwritten" in err
+    assert key_file.read_text() == before
+
+
+def test_pack_then_inspect_with_the_key_verifies_the_whole_artifact(
+    capsys, tmp_path, model_path, coco_dir, key_file
+):
+    sealed = tmp_path / "nano.sealed"
+    code, packed, _ = run(
+        capsys,
+        "pack",
+        str(model_path),
+        "-o",
+        str(sealed),
+        "--key-file",
+        str(key_file),
+        "--names",
+        str(coco_dir / "names.txt"),
+        "--model-id",
+        "nano",
+    )
+    assert code == 0
+    assert packed["model"]["model_id"] == "nano"
+    assert packed["model"]["family"] == "yolox"
+    assert packed["model"]["input_size"] == [416, 416]
+    assert packed["model"]["class_names"][16] == "dog"
+    assert packed["key_wrap"] == "user-key"
+    code, shown, _ = run(capsys, "inspect", str(sealed))
+    assert code == 0 and "verified" not in shown and shown["sealed_length"] == sealed.stat().st_size
+    code, verified, _ = run(capsys, "inspect", str(sealed), "--key-file", str(key_file))
+    assert code == 0 and verified["verified"] is True
+    assert key_file.read_text().strip() not in json.dumps(verified)
+
+
+def test_a_key_from_an_environment_variable_packs_and_verifies(
+    capsys, tmp_path, model_path, key_file, monkeypatch
+):
+    monkeypatch.setenv("MY_MODEL_KEY", key_file.read_text())
+    sealed = tmp_path / "nano.sealed"
+    assert (
+        main(
+            [
+                "pack",
+                str(model_path),
+                "-o",
+                str(sealed),
+                "--key-env",
+                "MY_MODEL_KEY",
+                "--compression",
+                "zlib",
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    code, verified, _ = run(capsys, "inspect", str(sealed), "--key-env", "MY_MODEL_KEY")
+    assert code == 0 and verified["verified"] and verified["compression"] == "zlib"
+
+
+def test_pack_with_kms_uploads_and_inspect_verifies_from_s3(
+    capsys, tmp_path, model_path, clients, bucket, kms_key
+):
+    sealed = tmp_path / "nano.sealed"
+    code, packed, _ = run(
+        capsys,
+        "pack",
+        str(model_path),
+        "-o",
+        str(sealed),
+        "--kms-key-id",
+        kms_key,
+        "--upload",
+        "s3://models/nano.sealed",
+    )
+    assert code == 0
+    assert packed["key_wrap"] == "kms" and packed["kms_key_id"] == kms_key
+    assert packed["encryption_context"] == {"model_id": packed["model"]["model_id"]}
+    assert packed["upload"]["uri"] == "s3://models/nano.sealed" and packed["upload"]["version_id"]
+    stored = clients.s3.get_object(Bucket="models", Key="nano.sealed")["Body"].read()
+    assert stored == sealed.read_bytes()
+    code, verified, _ = run(capsys, "inspect", "s3://models/nano.sealed", "--verify")
+    assert code == 0 and verified["verified"] is True
+
+
+def test_upload_puts_a_sealed_file_and_refuses_a_plain_model(
+    capsys, tmp_path, model_path, key_file, clients, bucket
+):
+    sealed = tmp_path / "nano.sealed"
+    assert main(["pack", str(model_path), "-o", str(sealed), "--key-file", str(key_file)]) == 0
+    capsys.readouterr()
+    code, uploaded, _ = run(capsys, "upload", str(sealed), "s3://models/a.sealed")
+    assert code == 0 and uploaded["etag"]
+    code, _, err = run(capsys, "upload", str(model_path), "s3://models/b.sealed")
+    assert code == 1 and "not a sealed model" in err
+
+
+def test_pack_refuses_a_file_that_is_not_an_onnx_model(capsys, tmp_path, dog_jpg, key_file):
+    output = tmp_path / "dog.sealed"
+    code, _, err = run(capsys, "pack", str(dog_jpg), "-o", str(output), "--key-file", str(key_file))
+    assert code == 1 and err.startswith("detector pack: ")
+    assert "ONNX" in err
+    assert not output.exists()
+
+
+def test_pack_refuses_names_that_do_not_fit_the_model(capsys, tmp_path, model_path, key_file):
+    names = tmp_path / "names.txt"
+    names.write_text("cat\ndog\n")
+    code, _, err = run(
+        capsys,
+        "pack",
+        str(model_path),
+        "-o",
+        str(tmp_path / "m.sealed"),
+        "--key-file",
+        str(key_file),
+        "--names",
+        str(names),
+    )
+    assert code == 1 and "2 class names" in err and "80 classes" in err
+
+
+@pytest.fixture
+def packed(tmp_path, model_path, key_file, capsys):
+    sealed = tmp_path / "nano.sealed"
+    assert main(["pack", str(model_path), "-o", str(sealed), "--key-file", str(key_file)]) == 0
+    capsys.readouterr()
+    return sealed
+
+
+def test_inspect_with_the_wrong_key_says_wrong_key(capsys, tmp_path, packed):
+    other = tmp_path / "other.key"
+    main(["keygen", "-o", str(other)])
+    code, _, err = run(capsys, "inspect", str(packed), "--key-file", str(other))
+    assert code == 1 and "wrong key" in err
+
+
+def test_inspect_refuses_a_tampered_body_and_a_truncated_file(capsys, packed, key_file):
+    data = packed.read_bytes()
+    tampered = bytearray(data)
+    tampered[read_header(data).size + 10] ^= 0x01
+    packed.write_bytes(bytes(tampered))
+    code, _, err = run(capsys, "inspect", str(packed), "--key-file", str(key_file))
+    assert code == 1 and "failed authentication" in err
+    packed.write_bytes(data[:-1])
+    code, _, err = run(capsys, "inspect", str(packed))
+    assert code == 1 and "truncated" in err
+
+
+def test_inspect_refuses_a_tampered_header(capsys, packed, key_file):
+    data = packed.read_bytes()
+    renamed = data.replace(b'"family":"yolox"', b'"family":"yolov"', 1)
+    assert renamed != data
+    packed.write_bytes(renamed)
+    code, _, err = run(capsys, "inspect", str(packed), "--key-file", str(key_file))
+    assert code == 1 and "failed authentication" in err
+
+
+def test_inspect_refuses_an_unknown_format_version(capsys, packed):
+    data = bytearray(packed.read_bytes())
+    data[9] = 9
+    packed.write_bytes(bytes(data))
+    code, _, err = run(capsys, "inspect", str(packed))
+    assert code == 1 and "format version 9" in err
+
+
+def test_inspect_of_a_kms_model_with_a_wrong_context_says_so(
+    capsys, tmp_path, model_path, clients, bucket, kms_key
+):
+    sealed = tmp_path / "nano.sealed"
+    assert (
+        main(
+            [
+                "pack",
+                str(model_path),
+                "-o",
+                str(sealed),
+                "--kms-key-id",
+                kms_key,
+                "--model-id",
+                "model-a",
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    sealed.write_bytes(sealed.read_bytes().replace(b'"model-a"', b'"model-b"', 1))
+    code, _, err = run(capsys, "inspect", str(sealed), "--verify")
+    assert code == 1 and "context differs" in err
+
+
+def test_inspect_verify_finds_the_key_where_the_function_would(
+    capsys, packed, key_file, monkeypatch
+):
+    monkeypatch.setenv("MODEL_KEY_B64", key_file.read_text().strip())
+    code, verified, _ = run(capsys, "inspect", str(packed), "--verify")
+    assert code == 0 and verified["verified"] is True

@@ -1,0 +1,239 @@
+"""Parsing ``POST /detect``: input forms, options, limits, media types."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+
+from detector.aws import S3Location
+from detector.detect_request import class_ids, parse_detect_request, wants_jpeg
+from detector.errors import (
+    BadRequestError,
+    ForbiddenError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+)
+from detector.settings import Settings
+
+SETTINGS = Settings(input_buckets=frozenset({"inputs"}), max_image_bytes=1000)
+NAMES = ("person", "bicycle", "car", "dog")
+IMAGE = b"\xff\xd8\xff\xe0fake-jpeg"
+
+
+def parse(
+    body: bytes | None,
+    content_type: str | None,
+    *,
+    query: dict[str, str] | None = None,
+    accept: str | None = None,
+    is_base64: bool = True,
+) -> Any:
+    text = None if body is None else base64.b64encode(body).decode() if is_base64 else body.decode()
+    return parse_detect_request(
+        body=text,
+        is_base64=is_base64,
+        content_type=content_type,
+        query=query or {},
+        accept=accept,
+        settings=SETTINGS,
+    )
+
+
+def as_json(document: Any) -> bytes:
+    return json.dumps(document).encode()
+
+
+def test_a_raw_image_body_is_decoded_from_base64_with_options_from_the_query() -> None:
+    request = parse(IMAGE, "image/jpeg", query={"conf": "0.5", "classes": "dog,1", "agnostic": "1"})
+
+    assert request.image == IMAGE
+    assert request.source is None
+    assert request.conf == 0.5
+    assert request.classes == ("dog", 1)
+    assert request.agnostic is True
+
+
+def test_a_content_type_with_parameters_and_capitals_is_understood() -> None:
+    assert parse(IMAGE, "Image/PNG; charset=binary").image == IMAGE
+
+
+def test_json_with_a_base64_image_and_options_in_the_body() -> None:
+    document = {
+        "image": base64.b64encode(IMAGE).decode(),
+        "iou": 0.3,
+        "max_det": 5,
+        "classes": ["dog", 0],
+        "annotate": True,
+    }
+    request = parse(as_json(document), "application/json", is_base64=False)
+
+    assert request.image == IMAGE
+    assert (request.iou, request.max_det, request.classes, request.annotate) == (
+        0.3,
+        5,
+        ("dog", 0),
+        True,
+    )
+
+
+def test_json_options_win_over_the_same_query_option() -> None:
+    document = {"image": base64.b64encode(IMAGE).decode(), "conf": 0.9}
+    request = parse(as_json(document), "application/json", query={"conf": "0.1"}, is_base64=False)
+
+    assert request.conf == 0.9
+
+
+def test_a_data_url_is_accepted_as_base64() -> None:
+    document = {"image": "data:image/jpeg;base64," + base64.b64encode(IMAGE).decode()}
+    assert parse(as_json(document), "application/json", is_base64=False).image == IMAGE
+
+
+def test_json_with_an_s3_reference_to_an_allowed_bucket() -> None:
+    document = {"s3": {"bucket": "inputs", "key": "a b/c.jpg", "version_id": "v1"}}
+    request = parse(as_json(document), "application/json")
+
+    assert request.image is None
+    assert request.source == S3Location("inputs", "a b/c.jpg", "v1")
+
+
+def test_an_s3_reference_to_another_bucket_is_forbidden() -> None:
+    with pytest.raises(ForbiddenError, match="not allowed"):
+        parse(as_json({"s3": {"bucket": "elsewhere", "key": "k"}}), "application/json")
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {},
+        {"image": "aGk=", "s3": {"bucket": "inputs", "key": "k"}},
+        {"image": ""},
+        {"image": 12},
+        {"image": "not base64!"},
+        {"s3": "inputs/k"},
+        {"s3": {"bucket": "inputs"}},
+        {"s3": {"bucket": "inputs", "key": "k", "region": "x"}},
+        {"s3": {"bucket": "inputs", "key": "k", "version_id": 3}},
+    ],
+)
+def test_malformed_json_inputs_are_bad_requests(document: dict[str, Any]) -> None:
+    with pytest.raises(BadRequestError):
+        parse(as_json(document), "application/json")
+
+
+@pytest.mark.parametrize("body", [b"", b"{", b"[]", b"\xff\xfe", b'"text"'])
+def test_a_body_that_is_not_a_json_object_is_a_bad_request(body: bytes) -> None:
+    with pytest.raises(BadRequestError):
+        parse(body, "application/json")
+
+
+def test_an_empty_image_body_is_a_bad_request() -> None:
+    with pytest.raises(BadRequestError, match="empty"):
+        parse(b"", "image/jpeg")
+
+
+def test_a_body_that_is_not_valid_base64_is_a_bad_request() -> None:
+    with pytest.raises(BadRequestError, match="base64"):
+        parse_detect_request(
+            body="%%%",
+            is_base64=True,
+            content_type="image/jpeg",
+            query={},
+            accept=None,
+            settings=SETTINGS,
+        )
+
+
+@pytest.mark.parametrize(
+    "content_type", [None, "", "text/plain", "image/gif", "multipart/form-data"]
+)
+def test_other_media_types_are_unsupported(content_type: str | None) -> None:
+    with pytest.raises(UnsupportedMediaTypeError):
+        parse(IMAGE, content_type)
+
+
+def test_a_raw_body_over_the_limit_is_too_large_before_decoding() -> None:
+    with pytest.raises(PayloadTooLargeError):
+        parse(b"x" * 2000, "image/jpeg")
+
+
+def test_a_json_image_over_the_limit_is_too_large() -> None:
+    document = {"image": base64.b64encode(b"x" * 2000).decode()}
+    with pytest.raises(PayloadTooLargeError):
+        parse(as_json(document), "application/json", is_base64=False)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"conf": "abc"},
+        {"conf": "true"},
+        {"max_det": "1.5"},
+        {"max_det": "ten"},
+        {"agnostic": "perhaps"},
+        {"classes": ","},
+        {"unknown": "1"},
+    ],
+)
+def test_options_that_do_not_parse_are_bad_requests(query: dict[str, str]) -> None:
+    with pytest.raises(BadRequestError):
+        parse(IMAGE, "image/jpeg", query=query)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"conf": True},
+        {"max_det": 2.5},
+        {"classes": [True]},
+        {"classes": [1.5]},
+        {"classes": {}},
+        {"annotate": "sometimes"},
+    ],
+)
+def test_json_options_of_the_wrong_type_are_bad_requests(document: dict[str, Any]) -> None:
+    document["image"] = base64.b64encode(IMAGE).decode()
+    with pytest.raises(BadRequestError):
+        parse(as_json(document), "application/json")
+
+
+def test_options_fall_back_to_the_settings_and_map_class_names_to_ids() -> None:
+    request = parse(IMAGE, "image/jpeg", query={"classes": "Dog,0", "max_det": "7"})
+    options = request.options(NAMES, Settings(conf=0.4, iou=0.6))
+
+    assert (options.conf, options.iou, options.max_det) == (0.4, 0.6, 7)
+    assert options.classes == frozenset({3, 0})
+
+
+@pytest.mark.parametrize("query", [{"conf": "1.5"}, {"iou": "-1"}, {"max_det": "0"}])
+def test_out_of_range_options_are_bad_requests_once_built(query: dict[str, str]) -> None:
+    request = parse(IMAGE, "image/jpeg", query=query)
+    with pytest.raises(BadRequestError):
+        request.options(NAMES, Settings())
+
+
+def test_unknown_class_names_and_ids_are_bad_requests() -> None:
+    with pytest.raises(BadRequestError, match="unicorn"):
+        class_ids(["unicorn"], NAMES)
+    with pytest.raises(BadRequestError, match="out of range"):
+        class_ids([4], NAMES)
+
+
+@pytest.mark.parametrize(
+    ("accept", "expected"),
+    [
+        ("image/jpeg", True),
+        ("image/jpeg;q=0.9", True),
+        ("application/json", False),
+        ("image/jpeg, application/json", False),
+        (None, False),
+        ("*/*", False),
+    ],
+)
+def test_wants_jpeg_only_when_jpeg_is_asked_for_and_json_is_not(
+    accept: str | None, expected: bool
+) -> None:
+    assert wants_jpeg(accept) is expected
+    assert parse(IMAGE, "image/jpeg", accept=accept).wants_jpeg is expected
