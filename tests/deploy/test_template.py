@@ -237,16 +237,31 @@ def test_roles_allow_no_wildcard_actions_or_resources(sam_template, function):
             assert not resource.endswith(":::*") and not re.search(r":::[^/]+/\*$", resource)
 
 
-@pytest.mark.parametrize("function", FUNCTIONS)
-def test_the_model_is_the_only_object_read_outside_the_uploads_prefix(sam_template, function):
+@pytest.mark.parametrize(
+    ("function", "prefixes"),
+    [("DetectApi", ["uploads/"]), ("DetectUploads", ["uploads/", "detections/"])],
+)
+def test_functions_read_the_model_object_and_their_own_prefixes_only(
+    sam_template, function, prefixes
+):
     reads = statements_allowing(sam_template["transformed"], function, "s3:GetObject")
 
     resources = {r for s in reads for r in as_list(evaluate(s["Resource"], PARAMETERS))}
 
-    assert resources == {
-        "arn:aws:s3:::my-models/yolox/nano-v3.sealed",
-        f"{PARAMETERS['UploadsBucket.Arn']}/uploads/*",
-    }
+    bucket = PARAMETERS["UploadsBucket.Arn"]
+    model = "arn:aws:s3:::my-models/yolox/nano-v3.sealed"
+    assert resources == {model} | {f"{bucket}/{prefix}*" for prefix in prefixes}
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_a_missing_key_reads_as_not_found_rather_than_forbidden(sam_template, function):
+    # S3 answers 403 for a missing key unless the caller may list the bucket; the upload
+    # handler relies on "not found" for its first result of a key.
+    lists = statements_allowing(sam_template["transformed"], function, "s3:ListBucket")
+
+    resources = [evaluate(statement["Resource"], PARAMETERS) for statement in lists]
+
+    assert resources == [PARAMETERS["UploadsBucket.Arn"]]
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
