@@ -461,6 +461,7 @@ def _report(name: str, action: Callable[[], object]) -> int:
         print(f"detector {name}: {error.message}", file=sys.stderr)
         return 1
     print(result if isinstance(result, str) else json.dumps(result, indent=2))
+    return 0
 
 
 # --- local tooling (detector.local, imported lazily) -------------------------------------
