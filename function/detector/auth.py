@@ -266,7 +266,8 @@ def challenge(error: DetectorError, required_scope: str | None = None) -> str:
     elif isinstance(error, InvalidTokenError):
         parts.append('error="invalid_token"')
     if isinstance(error, InvalidTokenError | InsufficientScopeError):
-        parts.append(f'error_description="{error.message.replace(chr(34), chr(39))}"')
+        description = error.message.replace('"', "'")  # a quoted-string may not hold quotes
+        parts.append(f'error_description="{description}"')
     return "Bearer " + ", ".join(parts)
 
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from detector.aws import S3Location
 from detector.engine import DetectOptions
@@ -36,6 +36,7 @@ JSON_MEDIA_TYPE = "application/json"
 OPTION_NAMES = ("conf", "iou", "max_det", "classes", "agnostic", "annotate")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -222,7 +223,9 @@ def _media_type(content_type: str | None) -> str:
     return (content_type or "").split(";")[0].strip().lower()
 
 
-def _optional(options: Mapping[str, Any], name: str, parse: Any) -> Any:
+def _optional(
+    options: Mapping[str, Any], name: str, parse: Callable[[Any], _T | None]
+) -> _T | None:
     value = options.get(name)
     if value is None or value == "":
         return None

@@ -1,0 +1,242 @@
+"""The HTTP entry point: API Gateway REST (v1), HTTP API (v2) and Function URL events.
+
+One set of routes on a Powertools ``Router``, included in a resolver per payload format:
+REST APIs (and HTTP APIs configured for payload 1.0) send version 1.0 events, HTTP APIs and
+Function URLs send version 2.0. Errors are typed exceptions, turned into
+``{"error": {"code", "message"}, "request_id"}`` with their status in ``error_response``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools.event_handler import (
+    APIGatewayHttpResolver,
+    APIGatewayRestResolver,
+    Response,
+    content_types,
+)
+from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, Router
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError as NoRouteError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from detector import annotate, aws, observability
+from detector.auth import TokenVerifier, challenge
+from detector.aws import AwsClients, S3Location
+from detector.detect_request import parse_detect_request
+from detector.errors import (
+    AuthUnavailableError,
+    BadRequestError,
+    DetectorError,
+    ForbiddenError,
+    InsufficientScopeError,
+    KeyAccessError,
+    MethodNotAllowedError,
+    ModelError,
+    ModelUnavailableError,
+    NotFoundError,
+    PayloadTooLargeError,
+    StorageAccessDeniedError,
+    StorageNotFoundError,
+    StorageUnavailableError,
+    UnauthorizedError,
+    UnsupportedMediaTypeError,
+)
+from detector.model_store import ModelHolder
+from detector.observability import MeasuredModel
+from detector.results import detection_document, error_document, model_document
+from detector.settings import Settings
+
+settings = Settings.from_env()
+logger, tracer, metrics = observability.powertools(settings)
+clients = AwsClients()
+model = MeasuredModel(ModelHolder(settings, clients=clients), tracer, metrics)
+app = Router()  # type: ignore[no-untyped-call]  # Powertools leaves __init__ unannotated
+
+JPEG_MEDIA_TYPE = "image/jpeg"
+HTML_MEDIA_TYPE = "text/html; charset=utf-8"
+DEMO_PAGE = Path(__file__).resolve().parents[1] / "static" / "index.html"
+RETRY_AFTER_SECONDS = "5"  # a failed model load is retried by the next request
+ROUTES = {"/detect": ("POST",), "/model": ("GET",), "/health": ("GET",), "/": ("GET",)}
+# Looked up along each error's class hierarchy: a subclass has its parent's status.
+STATUS = {
+    BadRequestError: HTTPStatus.BAD_REQUEST,
+    UnauthorizedError: HTTPStatus.UNAUTHORIZED,
+    ForbiddenError: HTTPStatus.FORBIDDEN,
+    StorageAccessDeniedError: HTTPStatus.FORBIDDEN,
+    NotFoundError: HTTPStatus.NOT_FOUND,
+    StorageNotFoundError: HTTPStatus.NOT_FOUND,
+    MethodNotAllowedError: HTTPStatus.METHOD_NOT_ALLOWED,
+    PayloadTooLargeError: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    UnsupportedMediaTypeError: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+    ModelUnavailableError: HTTPStatus.SERVICE_UNAVAILABLE,
+    ModelError: HTTPStatus.SERVICE_UNAVAILABLE,
+    KeyAccessError: HTTPStatus.SERVICE_UNAVAILABLE,
+    AuthUnavailableError: HTTPStatus.SERVICE_UNAVAILABLE,
+    StorageUnavailableError: HTTPStatus.SERVICE_UNAVAILABLE,
+}
+
+
+@functools.cache
+def verifier() -> TokenVerifier:
+    """Built on first use: a configuration error then fails the request, not the cold start."""
+    secrets = (
+        SecretsProvider(boto3_client=clients.secretsmanager) if settings.jwt_secret_id else None
+    )
+    return TokenVerifier.from_settings(settings, secrets_provider=secrets)
+
+
+def request_id() -> str | None:
+    context = app.lambda_context
+    return getattr(context, "aws_request_id", None)
+
+
+# --- middlewares ------------------------------------------------------------------------------
+def route_dimension(resolver: ApiGatewayResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """Every metric of this request is counted per route (unknown paths as one bucket)."""
+    path = resolver.current_event.path
+    # Powertools clears dimensions only after flushing some metrics: drop what an earlier
+    # invocation without metrics (a /health call) left behind.
+    metrics.clear_metrics()
+    metrics.add_dimension(name="route", value=path if path in ROUTES else "other")
+    return next_middleware(resolver)
+
+
+def authenticated(resolver: ApiGatewayResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    claims = verifier().verify(resolver.current_event.headers.get("authorization"))
+    logger.append_keys(subject=claims.subject)
+    return next_middleware(resolver)
+
+
+app.use(middlewares=[route_dimension])
+
+
+# --- routes -----------------------------------------------------------------------------------
+@app.get("/health")
+def health() -> dict[str, Any]:
+    """Liveness for load balancers and humans: no auth, so nothing about the model."""
+    return {"status": "ok", "model_loaded": model.holder.loaded}
+
+
+@app.get("/")
+def demo_page() -> Response[Any]:
+    """The demo page (static, no secrets): it asks its user for a token and posts to /detect."""
+    return Response(HTTPStatus.OK, HTML_MEDIA_TYPE, DEMO_PAGE.read_text(encoding="utf-8"))
+
+
+@app.get("/model", middlewares=[authenticated])
+def model_info() -> dict[str, Any]:
+    return {**model_document(model.get()), "request_id": request_id()}
+
+
+@app.post("/detect", middlewares=[authenticated])
+def detect() -> Response[Any]:
+    event = app.current_event
+    request = parse_detect_request(
+        body=event.body,
+        is_base64=bool(event.is_base64_encoded),
+        content_type=event.headers.get("content-type"),
+        query=event.query_string_parameters or {},
+        accept=event.headers.get("accept"),
+        settings=settings,
+    )
+    loaded = model.get()
+    image = request.image if request.image is not None else fetch_image(request.source)
+    names = loaded.detector.info.class_names
+    result = model.detect(loaded, image, request.options(names, settings))
+    if request.wants_jpeg:
+        jpeg = annotate.draw(image, result, names)
+        return Response(HTTPStatus.OK, JPEG_MEDIA_TYPE, jpeg)
+    annotated = annotate.draw(image, result, names) if request.annotate else None
+    document = detection_document(result, loaded, request_id=request_id(), annotated_jpeg=annotated)
+    return json_response(HTTPStatus.OK, document)
+
+
+def fetch_image(source: S3Location | None) -> bytes:
+    if source is None:
+        raise BadRequestError('send an image, or an "s3" reference to one')
+    with tracer.provider.in_subsegment("## fetch_image"):
+        return aws.get_object(clients.s3, source, max_bytes=settings.max_image_bytes).body
+
+
+# --- errors: the one place where exceptions become statuses -----------------------------------
+@app.exception_handler(DetectorError)  # type: ignore[untyped-decorator]
+def detector_error(error: DetectorError) -> Response[Any]:
+    return error_response(error)
+
+
+@app.exception_handler(NoRouteError)  # type: ignore[untyped-decorator]
+def no_route(_: NoRouteError) -> Response[Any]:
+    path = app.current_event.path
+    if path in ROUTES:
+        allowed = ", ".join(ROUTES[path])
+        return error_response(
+            MethodNotAllowedError(f"{path} accepts {allowed} only"), {"Allow": allowed}
+        )
+    return error_response(NotFoundError(f"no such route; try {', '.join(sorted(ROUTES))}"))
+
+
+@app.exception_handler(Exception)  # type: ignore[untyped-decorator]
+def unexpected_error(error: Exception) -> Response[Any]:
+    # The stack trace goes to the log only; the caller learns nothing about our internals.
+    logger.exception("unhandled error")
+    return error_response(DetectorError("internal error; quote the request_id when reporting it"))
+
+
+def error_response(error: DetectorError, headers: dict[str, str] | None = None) -> Response[Any]:
+    """``{"error": {"code", "message"}, "request_id"}`` with the status of the error's class."""
+    status = status_for(error)
+    headers = dict(headers or {})
+    if isinstance(error, UnauthorizedError | InsufficientScopeError):
+        headers["WWW-Authenticate"] = challenge(error, settings.jwt_required_scope)
+        metrics.add_metric(name="AuthFailures", unit=MetricUnit.Count, value=1)
+    if status == HTTPStatus.SERVICE_UNAVAILABLE:
+        headers["Retry-After"] = RETRY_AFTER_SECONDS
+    log = logger.error if status >= HTTPStatus.INTERNAL_SERVER_ERROR else logger.info
+    log(
+        "request failed", extra={"status": int(status), "code": error.code, "reason": error.message}
+    )
+    return json_response(status, error_document(error, request_id()), headers)
+
+
+def status_for(error: DetectorError) -> HTTPStatus:
+    for kind in type(error).__mro__:
+        if kind in STATUS:
+            return STATUS[kind]
+    return HTTPStatus.INTERNAL_SERVER_ERROR
+
+
+def json_response(
+    status: HTTPStatus, document: dict[str, Any], headers: dict[str, str] | None = None
+) -> Response[Any]:
+    body = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    return Response(status, content_types.APPLICATION_JSON, body, headers=headers)
+
+
+# --- one resolver per payload format, sharing the routes above --------------------------------
+# debug=False whatever POWERTOOLS_DEV says: debug mode prints whole events, tokens included.
+rest_resolver = APIGatewayRestResolver(debug=False)
+rest_resolver.include_router(app)
+http_resolver = APIGatewayHttpResolver(debug=False)  # HTTP API payload 2.0 and Function URLs
+http_resolver.include_router(app)
+
+
+def resolver_for(event: dict[str, Any]) -> ApiGatewayResolver:
+    return http_resolver if event.get("version") == "2.0" else rest_resolver
+
+
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False, clear_state=True
+)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return resolver_for(event).resolve(event, context)

@@ -1,0 +1,57 @@
+"""The model as the handlers use it: loaded and run with metrics and trace subsegments.
+
+Powertools' ``Tracer`` and ``Metrics`` share their state across instances, so passing the
+handler's module-level objects here adds to the same trace and the same metric flush.
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+from detector.engine import DetectionResult, DetectOptions
+from detector.model_store import LoadedModel, ModelHolder
+from detector.settings import Settings
+
+
+def powertools(settings: Settings) -> tuple[Logger, Tracer, Metrics]:
+    """A handler's logger, tracer and metrics, named after the service.
+
+    Powertools reads its other settings itself (``POWERTOOLS_TRACE_DISABLED``,
+    ``POWERTOOLS_LOG_LEVEL``, ...). Logs are JSON with the request id and cold-start flag;
+    events are never logged: API events carry bearer tokens.
+    """
+    return (
+        Logger(service=settings.service_name),
+        Tracer(service=settings.service_name),
+        Metrics(namespace=settings.metrics_namespace, service=settings.service_name),
+    )
+
+
+class MeasuredModel:
+    """Wraps the container's ``ModelHolder``: ``ModelLoadMs``, ``InferenceMs``, ``Detections``."""
+
+    def __init__(self, holder: ModelHolder, tracer: Tracer, metrics: Metrics) -> None:
+        self.holder = holder
+        self._tracer = tracer
+        self._metrics = metrics
+
+    def get(self) -> LoadedModel:
+        """The model, loaded on first use (``ModelUnavailableError`` if that fails)."""
+        cold = not self.holder.loaded
+        with self._tracer.provider.in_subsegment("## load_model"):
+            model = self.holder.get()
+        if cold:
+            total = model.timings_ms.get("total", sum(model.timings_ms.values()))
+            self._metrics.add_metric(name="ModelLoadMs", unit=MetricUnit.Milliseconds, value=total)
+        return model
+
+    def detect(self, model: LoadedModel, image: bytes, options: DetectOptions) -> DetectionResult:
+        with self._tracer.provider.in_subsegment("## inference"):
+            result = model.detector.detect(image, options)
+        inference = result.timing_ms.get("inference", result.timing_ms.get("total", 0.0))
+        self._metrics.add_metric(name="InferenceMs", unit=MetricUnit.Milliseconds, value=inference)
+        self._metrics.add_metric(
+            name="Detections", unit=MetricUnit.Count, value=len(result.detections)
+        )
+        return result

@@ -1,0 +1,241 @@
+"""Detection on images uploaded to S3: which objects to process, and the result files.
+
+Event records in, ``Upload`` values out: S3 notifications (direct, or as the body of an SQS
+message) and EventBridge "Object Created" events. Keys arrive URL-encoded ("red flower.jpg"
+is "red+flower.jpg", "+" is "%2B"); they are decoded here and nowhere else.
+
+For ``uploads/a.jpg`` the result is ``detections/uploads/a.jpg.json`` (and with annotation on,
+``annotated/uploads/a.jpg.jpg``), in the results bucket or the upload's own bucket. The
+result path depends only on bucket and key and the file records the version it describes,
+so a redelivered event rewrites the same file: processing is idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+from urllib.parse import unquote_plus
+
+from detector import annotate, aws
+from detector.aws import S3Client, S3Location
+from detector.engine import DetectionResult, DetectOptions
+from detector.errors import (
+    BadRequestError,
+    ConfigurationError,
+    DetectorError,
+    PayloadTooLargeError,
+    StorageAccessDeniedError,
+    StorageNotFoundError,
+    UnsupportedMediaTypeError,
+)
+from detector.model_store import LoadedModel
+from detector.observability import MeasuredModel
+from detector.results import source_document, upload_result_document
+from detector.settings import Settings
+
+JSON_CONTENT_TYPE = "application/json"
+MAX_RESULT_BYTES = 16 * 1024 * 1024  # a result with 10,000 detections is about 1.5 MB
+JPEG_CONTENT_TYPE = "image/jpeg"
+# The upload itself is at fault: it gets a result file that says why, and no retry.
+UPLOAD_ERRORS: tuple[type[DetectorError], ...] = (
+    BadRequestError,  # includes InvalidImageError: not an image, or an unsupported one
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+    StorageNotFoundError,  # deleted again before we got to it
+    StorageAccessDeniedError,  # e.g. encrypted with a KMS key we may not use
+)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One created object, its key decoded."""
+
+    location: S3Location
+    etag: str | None = None
+    sequencer: str | None = None  # S3's order of events on one key: hex, larger is later
+
+
+class Outcome(Enum):
+    DETECTED = "detected"
+    FAILED = "failed"  # a result file with the error was written
+    SKIPPED = "skipped"  # not ours to process: outside the uploads prefix, or our own output
+
+
+@dataclass(frozen=True)
+class UploadReport:
+    upload: Upload
+    outcome: Outcome
+    detections: int = 0
+    result: S3Location | None = None
+    reason: str | None = None
+
+
+# --- events -> uploads -----------------------------------------------------------------------
+def uploads_in_notification(notification: Mapping[str, Any]) -> list[Upload]:
+    """The created objects of an S3 notification (``{"Records": [...]}``).
+
+    S3's ``s3:TestEvent`` (sent when a notification is configured) has no records.
+    """
+    uploads = []
+    for record in notification.get("Records") or []:
+        if record.get("eventSource") != "aws:s3":
+            raise BadRequestError("not an S3 notification record")
+        if not str(record.get("eventName", "")).startswith("ObjectCreated:"):
+            continue
+        s3 = record["s3"]
+        uploads.append(_upload(s3["bucket"]["name"], s3["object"], "versionId", "eTag"))
+    return uploads
+
+
+def uploads_in_eventbridge(event: Mapping[str, Any]) -> list[Upload]:
+    """The created object of an EventBridge ``aws.s3`` "Object Created" event."""
+    if event.get("source") != "aws.s3" or event.get("detail-type") != "Object Created":
+        return []
+    detail = event["detail"]
+    return [_upload(detail["bucket"]["name"], detail["object"], "version-id", "etag")]
+
+
+def uploads_in_sqs_body(body: str) -> list[Upload]:
+    """S3 notifications delivered through SQS carry the notification as the message body."""
+    try:
+        notification = json.loads(body)
+    except json.JSONDecodeError:
+        raise BadRequestError("the SQS message body is not JSON") from None
+    if not isinstance(notification, dict):
+        raise BadRequestError("the SQS message body is not an S3 notification")
+    return uploads_in_notification(notification)
+
+
+def _upload(bucket: str, obj: Mapping[str, Any], version_field: str, etag_field: str) -> Upload:
+    """S3 notifications and EventBridge name the version and ETag fields differently."""
+    location = S3Location(bucket, unquote_plus(obj["key"]), obj.get(version_field) or None)
+    return Upload(location, obj.get(etag_field) or None, obj.get("sequencer") or None)
+
+
+# --- where results go -------------------------------------------------------------------------
+def check_layout(settings: Settings) -> None:
+    """Refuse prefixes with which our outputs could count as uploads (a trigger loop)."""
+    outputs = {"results": settings.results_prefix, "annotated": settings.annotated_prefix}
+    for name, prefix in outputs.items():
+        if not prefix:
+            raise ConfigurationError(f"the {name} prefix must not be empty")
+        overlapping = prefix.startswith(settings.uploads_prefix) or (
+            settings.uploads_prefix.startswith(prefix)
+        )
+        if overlapping and settings.results_bucket is None:
+            raise ConfigurationError(
+                f"the {name} prefix {prefix!r} overlaps the uploads prefix "
+                f"{settings.uploads_prefix!r} in the same bucket"
+            )
+
+
+def skip_reason(upload: Upload, settings: Settings) -> str | None:
+    """Why this object is not ours to process, or None."""
+    key = upload.location.key
+    if key.startswith((settings.results_prefix, settings.annotated_prefix)):
+        return "one of our own outputs"
+    if not key.startswith(settings.uploads_prefix):
+        return "outside the uploads prefix"
+    if key.endswith("/"):
+        return "a folder marker"
+    return None
+
+
+def result_location(upload: Upload, settings: Settings) -> S3Location:
+    bucket = settings.results_bucket or upload.location.bucket
+    return S3Location(bucket, f"{settings.results_prefix}{upload.location.key}.json")
+
+
+def annotated_location(upload: Upload, settings: Settings) -> S3Location:
+    bucket = settings.results_bucket or upload.location.bucket
+    return S3Location(bucket, f"{settings.annotated_prefix}{upload.location.key}.jpg")
+
+
+# --- processing -------------------------------------------------------------------------------
+def process_upload(
+    upload: Upload, model: MeasuredModel, s3: S3Client, settings: Settings
+) -> UploadReport:
+    """Detect on one upload and write its result file.
+
+    Problems of the upload itself end in a result file with the error; anything else
+    (model unavailable, S3 down, results not writable) raises, so the event is retried.
+    """
+    reason = skip_reason(upload, settings)
+    if reason:
+        return UploadReport(upload, Outcome.SKIPPED, reason=reason)
+    target = result_location(upload, settings)
+    if _later_result_exists(s3, target, upload):
+        return UploadReport(upload, Outcome.SKIPPED, reason="a later upload's result is there")
+    loaded = model.get()
+    source = source_document(upload.location, etag=upload.etag, sequencer=upload.sequencer)
+    try:
+        obj = aws.get_object(s3, upload.location, max_bytes=settings.max_image_bytes)
+    except UPLOAD_ERRORS as error:
+        return _failed(s3, upload, target, source, error)
+    source = source_document(upload.location, info=obj.info, sequencer=upload.sequencer)
+    try:
+        result = model.detect(loaded, obj.body, detect_options(settings))
+    except UPLOAD_ERRORS as error:
+        return _failed(s3, upload, target, source, error)
+    annotated = _write_annotated(
+        s3, upload, image=obj.body, result=result, model=loaded, settings=settings
+    )
+    document = upload_result_document(source, result=result, model=loaded, annotated=annotated)
+    _write_json(s3, target, document)
+    return UploadReport(upload, Outcome.DETECTED, detections=len(result.detections), result=target)
+
+
+def detect_options(settings: Settings) -> DetectOptions:
+    return DetectOptions(conf=settings.conf, iou=settings.iou, max_det=settings.max_det)
+
+
+def _later_result_exists(s3: S3Client, target: S3Location, upload: Upload) -> bool:
+    """True when the result file describes a later event on this key (out-of-order delivery).
+
+    Equal sequencers are a redelivery of the same event: that result is rewritten.
+    """
+    if upload.sequencer is None:
+        return False
+    try:
+        existing = aws.get_object(s3, target, max_bytes=MAX_RESULT_BYTES)
+        theirs = json.loads(existing.body)["source"]["sequencer"]
+        return _sequence(theirs) > _sequence(upload.sequencer)
+    except (StorageNotFoundError, PayloadTooLargeError, ValueError, KeyError, TypeError):
+        return False  # no result yet, or not one of ours (or unordered): ours replaces it
+
+
+def _sequence(sequencer: str) -> int:
+    # S3 compares sequencers as hex strings left-padded to equal length: numerically.
+    return int(sequencer, 16)
+
+
+def _failed(
+    s3: S3Client, upload: Upload, target: S3Location, source: dict[str, Any], error: DetectorError
+) -> UploadReport:
+    _write_json(s3, target, upload_result_document(source, error=error))
+    return UploadReport(upload, Outcome.FAILED, result=target, reason=error.code)
+
+
+def _write_annotated(
+    s3: S3Client,
+    upload: Upload,
+    *,
+    image: bytes,
+    result: DetectionResult,
+    model: LoadedModel,
+    settings: Settings,
+) -> S3Location | None:
+    if not settings.annotate:
+        return None
+    target = annotated_location(upload, settings)
+    jpeg = annotate.draw(image, result, model.detector.info.class_names)
+    aws.put_object(s3, target, jpeg, content_type=JPEG_CONTENT_TYPE)
+    return target
+
+
+def _write_json(s3: S3Client, target: S3Location, document: Mapping[str, Any]) -> None:
+    body = json.dumps(document, indent=2, ensure_ascii=False).encode()
+    aws.put_object(s3, target, body, content_type=JSON_CONTENT_TYPE)
