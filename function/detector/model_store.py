@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import tempfile
 import threading
@@ -23,6 +22,8 @@ from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
+
+from aws_lambda_powertools import Logger
 
 from detector import artifact, aws
 from detector.aws import AwsClients, S3Location
@@ -39,7 +40,7 @@ from detector.families import parse_names
 from detector.keys import KeyResolver, UserKeySource
 from detector.settings import MODEL_URI, Settings
 
-logger = logging.getLogger(__name__)
+logger = Logger(child=True)  # the handler's Powertools Logger formats and filters it
 T = TypeVar("T")
 
 
