@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 from botocore.stub import Stubber
 
-from detector import keys
+from detector import keys, model_store
 from detector.artifact import Compression, ModelMetadata, seal
 from detector.aws import AwsClients
 from detector.engine import Detector
@@ -147,6 +148,31 @@ def test_every_cold_start_step_is_timed(clients, bucket, kms_sealed, settings):
     steps = {"fetch", "read_header", "unwrap_key", "decrypt", "decompress", "session"}
     assert steps | {"cache_write", "total"} == set(timings)
     assert timings["total"] >= sum(timings[step] for step in steps)
+
+
+class Collected(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_the_cold_start_timings_are_logged(clients, bucket, kms_sealed, settings, monkeypatch):
+    # The module's logger, whichever Powertools parent it hangs under in this test session.
+    target = logging.getLogger(model_store.logger.name)
+    collected = Collected()
+    monkeypatch.setattr(target, "level", logging.INFO)
+    target.addHandler(collected)
+    try:
+        put(clients, kms_sealed)
+        loaded = ModelHolder(settings, clients=clients).get()
+    finally:
+        target.removeHandler(collected)
+    (record,) = [r for r in collected.records if r.getMessage() == "model loaded"]
+    assert record.__dict__["timings_ms"] == loaded.timings_ms
+    assert record.__dict__["model_id"] == "yolox-nano"
 
 
 def test_a_restarted_container_reuses_the_cached_sealed_bytes(
