@@ -609,7 +609,8 @@ def _parse_header(data: bytes, *, total_length: int | None) -> Header:
 def _parse_metadata(encoded: bytes) -> tuple[str | None, ModelMetadata]:
     try:
         document = json.loads(encoded.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        # RecursionError: nesting too deep for the parser (the header is not authenticated yet).
         raise ArtifactError("the header metadata is not valid JSON") from None
     _require(
         isinstance(document, dict) and set(document) == {"model", "kms_key_id"},

@@ -443,6 +443,10 @@ def _user_key_source(args: argparse.Namespace) -> UserKeySource | None:
             return UserKeySource(value=args.key_file.read_text(), value_origin=str(args.key_file))
         except OSError as exc:
             raise ConfigurationError(f"cannot read {args.key_file}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise ConfigurationError(
+                f"{args.key_file} is not a key file: it should hold the base64 text of the key"
+            ) from None
     if args.key_env:
         value = os.environ.get(args.key_env)
         if not value:

@@ -275,15 +275,19 @@ class SealedCache:
         self._directory = directory
 
     def load(self, location: S3Location) -> Fetched | None:
+        """The cached entry for ``location``, or None (also for an entry that makes no sense)."""
         body, meta = self._paths(location)
         try:
             entry = json.loads(meta.read_text())
-            if entry["uri"] != _unversioned(location):
+            etag, version_id = entry["etag"], entry["version_id"]
+            if entry["uri"] != _unversioned(location) or not all(
+                value is None or isinstance(value, str) for value in (etag, version_id)
+            ):
                 return None
-            if location.version_id and entry["version_id"] != location.version_id:
+            if location.version_id and version_id != location.version_id:
                 return None
-            return Fetched(body.read_bytes(), "cache", entry["etag"], entry["version_id"])
-        except (OSError, ValueError, KeyError, TypeError):
+            return Fetched(body.read_bytes(), "cache", etag, version_id)
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
             return None
 
     def store(self, location: S3Location, fetched: Fetched) -> None:

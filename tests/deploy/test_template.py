@@ -15,6 +15,7 @@ import pytest
 
 from detector import artifact, settings
 from detector.settings import Settings
+from tests.deploy.cfn import as_list, branches, evaluate, function_environment
 from tests.deploy.conftest import REPO_ROOT
 
 FUNCTIONS = ("DetectApi", "DetectUploads")
@@ -86,40 +87,6 @@ def setting_names() -> set[str]:
     }
 
 
-def evaluate(node: Any, values: dict[str, str]) -> Any:
-    """The value of a template expression (Ref, GetAtt, Sub, Select, Split, conditions)."""
-    if isinstance(node, list):
-        return [evaluate(item, values) for item in node]
-    if not isinstance(node, dict):
-        return node
-    if "Ref" in node:
-        return values[node["Ref"]]
-    if "Fn::GetAtt" in node:
-        return values[".".join(node["Fn::GetAtt"])]
-    if "Fn::Select" in node:
-        index, items = node["Fn::Select"]
-        return evaluate(items, values)[int(index)]
-    if "Fn::Split" in node:
-        separator, text = node["Fn::Split"]
-        return evaluate(text, values).split(separator)
-    if "Fn::Sub" in node:
-        sub = node["Fn::Sub"]
-        text, variables = (sub, {}) if isinstance(sub, str) else sub
-        scope = {**values, **{name: evaluate(v, values) for name, v in variables.items()}}
-        return re.sub(r"\$\{([^}!]+)\}", lambda match: scope[match.group(1)], text)
-    if "Fn::Equals" in node:
-        left, right = evaluate(node["Fn::Equals"], values)
-        return left == right
-    if "Fn::Not" in node:
-        [operand] = evaluate(node["Fn::Not"], values)
-        return not operand
-    if "Fn::Or" in node:
-        return any(evaluate(node["Fn::Or"], values))
-    if "Fn::And" in node:
-        return all(evaluate(node["Fn::And"], values))
-    return {key: evaluate(value, values) for key, value in node.items()}
-
-
 def broken_rules(template: dict[str, Any], values: dict[str, str]) -> list[str]:
     """What CloudFormation's Rules say against deploying with these parameter values."""
     messages = []
@@ -131,19 +98,6 @@ def broken_rules(template: dict[str, Any], values: dict[str, str]) -> list[str]:
                 if not evaluate(a["Assert"], values)
             ]
     return messages
-
-
-def branches(items: list[Any]) -> list[Any]:
-    """A list with each Fn::If item replaced by its branches that are not AWS::NoValue."""
-    expanded = []
-    for item in items:
-        options = item["Fn::If"][1:] if isinstance(item, dict) and "Fn::If" in item else [item]
-        expanded += [option for option in options if option != {"Ref": "AWS::NoValue"}]
-    return expanded
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
 
 
 def role_statements(transformed: dict[str, Any], function: str) -> list[dict[str, Any]]:
@@ -163,17 +117,10 @@ def statements_allowing(transformed, function: str, action: str) -> list[dict[st
     return [s for s in role_statements(transformed, function) if action in as_list(s["Action"])]
 
 
-def environment(transformed: dict[str, Any], function: str) -> dict[str, Any]:
-    variables: dict[str, Any] = transformed["Resources"][function]["Properties"]["Environment"][
-        "Variables"
-    ]
-    return variables
-
-
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_every_setting_is_set_or_deliberately_left_to_its_default(sam_template, function):
     # GIVEN the variables the deployed function gets (Globals merged in by SAM)
-    declared = set(environment(sam_template["transformed"], function))
+    declared = set(function_environment(sam_template["transformed"], function))
     left = set(LEFT_TO_DEFAULTS) | set(LEFT_TO_DEFAULTS_BY_FUNCTION[function])
 
     # THEN each variable the code reads is either set or listed as left to its default
@@ -205,7 +152,7 @@ def test_results_are_written_where_the_upload_notification_cannot_see_them(sam_t
     notification = resources["UploadsBucket"]["Properties"]["NotificationConfiguration"]
     [queue] = notification["QueueConfigurations"]
     [rule] = queue["Filter"]["S3Key"]["Rules"]
-    env = environment(sam_template["transformed"], "DetectUploads")
+    env = function_environment(sam_template["transformed"], "DetectUploads")
     uploads = env[settings.UPLOADS_PREFIX]
     outputs = [env[settings.RESULTS_PREFIX], env[settings.ANNOTATED_PREFIX]]
     bucket = PARAMETERS["UploadsBucket.Arn"]
@@ -237,16 +184,31 @@ def test_roles_allow_no_wildcard_actions_or_resources(sam_template, function):
             assert not resource.endswith(":::*") and not re.search(r":::[^/]+/\*$", resource)
 
 
-@pytest.mark.parametrize("function", FUNCTIONS)
-def test_the_model_is_the_only_object_read_outside_the_uploads_prefix(sam_template, function):
+@pytest.mark.parametrize(
+    ("function", "prefixes"),
+    [("DetectApi", ["uploads/"]), ("DetectUploads", ["uploads/", "detections/"])],
+)
+def test_functions_read_the_model_object_and_their_own_prefixes_only(
+    sam_template, function, prefixes
+):
     reads = statements_allowing(sam_template["transformed"], function, "s3:GetObject")
 
     resources = {r for s in reads for r in as_list(evaluate(s["Resource"], PARAMETERS))}
 
-    assert resources == {
-        "arn:aws:s3:::my-models/yolox/nano-v3.sealed",
-        f"{PARAMETERS['UploadsBucket.Arn']}/uploads/*",
-    }
+    bucket = PARAMETERS["UploadsBucket.Arn"]
+    model = "arn:aws:s3:::my-models/yolox/nano-v3.sealed"
+    assert resources == {model} | {f"{bucket}/{prefix}*" for prefix in prefixes}
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_a_missing_key_reads_as_not_found_rather_than_forbidden(sam_template, function):
+    # S3 answers 403 for a missing key unless the caller may list the bucket; the upload
+    # handler relies on "not found" for its first result of a key.
+    lists = statements_allowing(sam_template["transformed"], function, "s3:ListBucket")
+
+    resources = [evaluate(statement["Resource"], PARAMETERS) for statement in lists]
+
+    assert resources == [PARAMETERS["UploadsBucket.Arn"]]
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
@@ -312,7 +274,7 @@ def test_env_json_overrides_only_variables_the_template_declares(sam_template):
     local = json.loads((REPO_ROOT / "infra" / "env.json").read_text())
 
     for function, variables in local.items():
-        assert set(variables) <= set(environment(sam_template["transformed"], function))
+        assert set(variables) <= set(function_environment(sam_template["transformed"], function))
         Settings.from_env(variables)  # and the values parse
 
 

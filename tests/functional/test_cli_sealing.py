@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,21 +13,34 @@ from detector.artifact import read_header
 from detector.cli import main
 
 
-@pytest.fixture
-def key_file(tmp_path, capsys):
-    path = tmp_path / "model.key"
-    assert main(["keygen", "-o", str(path)]) == 0
-    capsys.readouterr()
-    return path
-
-
 def run(capsys, *argv: str) -> tuple[int, Any, str]:
+    """Exit code, stdout (parsed when it is JSON) and stderr of one command."""
     code = main(list(argv))
     out, err = capsys.readouterr()
     try:
         return code, json.loads(out), err
     except json.JSONDecodeError:
         return code, out, err
+
+
+def pack(capsys, model: Path, output: Path, *options: str) -> Any:
+    code, packed, err = run(capsys, "pack", str(model), "-o", str(output), *options)
+    assert code == 0, err
+    return packed
+
+
+@pytest.fixture
+def key_file(tmp_path: Path, capsys) -> Path:
+    path = tmp_path / "model.key"
+    assert run(capsys, "keygen", "-o", str(path))[0] == 0
+    return path
+
+
+@pytest.fixture
+def packed(tmp_path: Path, model_path, key_file, capsys) -> Path:
+    sealed = tmp_path / "nano.sealed"
+    pack(capsys, model_path, sealed, "--key-file", str(key_file))
+    return sealed
 
 
 def test_keygen_prints_a_new_base64_key_each_time(capsys):
@@ -47,21 +61,11 @@ def test_pack_then_inspect_with_the_key_verifies_the_whole_artifact(
     capsys, tmp_path, model_path, coco_dir, key_file
 ):
     sealed = tmp_path / "nano.sealed"
-    code, packed, _ = run(
-        capsys,
-        "pack",
-        str(model_path),
-        "-o",
-        str(sealed),
-        "--key-file",
-        str(key_file),
-        "--names",
-        str(coco_dir / "names.txt"),
-        "--model-id",
-        "nano",
+    names = str(coco_dir / "names.txt")
+    packed = pack(
+        capsys, model_path, sealed, "--key-file", str(key_file), "--names", names, "--model-id", "m"
     )
-    assert code == 0
-    assert packed["model"]["model_id"] == "nano"
+    assert packed["model"]["model_id"] == "m"
     assert packed["model"]["family"] == "yolox"
     assert packed["model"]["input_size"] == [416, 416]
     assert packed["model"]["class_names"][16] == "dog"
@@ -78,58 +82,38 @@ def test_a_key_from_an_environment_variable_packs_and_verifies(
 ):
     monkeypatch.setenv("MY_MODEL_KEY", key_file.read_text())
     sealed = tmp_path / "nano.sealed"
-    assert (
-        main(
-            [
-                "pack",
-                str(model_path),
-                "-o",
-                str(sealed),
-                "--key-env",
-                "MY_MODEL_KEY",
-                "--compression",
-                "zlib",
-            ]
-        )
-        == 0
-    )
-    capsys.readouterr()
+    pack(capsys, model_path, sealed, "--key-env", "MY_MODEL_KEY", "--compression", "zlib")
     code, verified, _ = run(capsys, "inspect", str(sealed), "--key-env", "MY_MODEL_KEY")
     assert code == 0 and verified["verified"] and verified["compression"] == "zlib"
+
+
+def test_inspect_verify_finds_the_key_where_the_function_would(
+    capsys, packed, key_file, monkeypatch
+):
+    monkeypatch.setenv("MODEL_KEY_B64", key_file.read_text().strip())
+    code, verified, _ = run(capsys, "inspect", str(packed), "--verify")
+    assert code == 0 and verified["verified"] is True
 
 
 def test_pack_with_kms_uploads_and_inspect_verifies_from_s3(
     capsys, tmp_path, model_path, clients, bucket, kms_key
 ):
     sealed = tmp_path / "nano.sealed"
-    code, packed, _ = run(
-        capsys,
-        "pack",
-        str(model_path),
-        "-o",
-        str(sealed),
-        "--kms-key-id",
-        kms_key,
-        "--upload",
-        "s3://models/nano.sealed",
-    )
-    assert code == 0
+    upload = "s3://models/nano.sealed"
+    packed = pack(capsys, model_path, sealed, "--kms-key-id", kms_key, "--upload", upload)
     assert packed["key_wrap"] == "kms" and packed["kms_key_id"] == kms_key
     assert packed["encryption_context"] == {"model_id": packed["model"]["model_id"]}
-    assert packed["upload"]["uri"] == "s3://models/nano.sealed" and packed["upload"]["version_id"]
+    assert packed["upload"]["uri"] == upload and packed["upload"]["version_id"]
     stored = clients.s3.get_object(Bucket="models", Key="nano.sealed")["Body"].read()
     assert stored == sealed.read_bytes()
-    code, verified, _ = run(capsys, "inspect", "s3://models/nano.sealed", "--verify")
+    code, verified, _ = run(capsys, "inspect", upload, "--verify")
     assert code == 0 and verified["verified"] is True
 
 
 def test_upload_puts_a_sealed_file_and_refuses_a_plain_model(
-    capsys, tmp_path, model_path, key_file, clients, bucket
+    capsys, packed, model_path, clients, bucket
 ):
-    sealed = tmp_path / "nano.sealed"
-    assert main(["pack", str(model_path), "-o", str(sealed), "--key-file", str(key_file)]) == 0
-    capsys.readouterr()
-    code, uploaded, _ = run(capsys, "upload", str(sealed), "s3://models/a.sealed")
+    code, uploaded, _ = run(capsys, "upload", str(packed), "s3://models/a.sealed")
     assert code == 0 and uploaded["etag"]
     code, _, err = run(capsys, "upload", str(model_path), "s3://models/b.sealed")
     assert code == 1 and "not a sealed model" in err
@@ -138,39 +122,32 @@ def test_upload_puts_a_sealed_file_and_refuses_a_plain_model(
 def test_pack_refuses_a_file_that_is_not_an_onnx_model(capsys, tmp_path, dog_jpg, key_file):
     output = tmp_path / "dog.sealed"
     code, _, err = run(capsys, "pack", str(dog_jpg), "-o", str(output), "--key-file", str(key_file))
-    assert code == 1 and err.startswith("detector pack: ")
-    assert "ONNX" in err
+    assert code == 1 and err.startswith("detector pack: ") and "ONNX" in err
     assert not output.exists()
 
 
 def test_pack_refuses_names_that_do_not_fit_the_model(capsys, tmp_path, model_path, key_file):
     names = tmp_path / "names.txt"
     names.write_text("cat\ndog\n")
+    output = tmp_path / "m.sealed"
     code, _, err = run(
-        capsys,
-        "pack",
-        str(model_path),
-        "-o",
-        str(tmp_path / "m.sealed"),
-        "--key-file",
-        str(key_file),
-        "--names",
-        str(names),
-    )
+        capsys, "pack", str(model_path), "-o", str(output), "--key-file", str(key_file),
+        "--names", str(names),
+    )  # fmt: skip
     assert code == 1 and "2 class names" in err and "80 classes" in err
+    assert not output.exists()
 
 
-@pytest.fixture
-def packed(tmp_path, model_path, key_file, capsys):
-    sealed = tmp_path / "nano.sealed"
-    assert main(["pack", str(model_path), "-o", str(sealed), "--key-file", str(key_file)]) == 0
-    capsys.readouterr()
-    return sealed
+def test_a_binary_key_file_is_refused_with_what_it_should_hold(capsys, tmp_path, packed):
+    binary = tmp_path / "binary.key"
+    binary.write_bytes(b"\xff" * 32)
+    code, _, err = run(capsys, "inspect", str(packed), "--key-file", str(binary))
+    assert code == 1 and "should hold the base64 text of the key" in err
 
 
 def test_inspect_with_the_wrong_key_says_wrong_key(capsys, tmp_path, packed):
     other = tmp_path / "other.key"
-    main(["keygen", "-o", str(other)])
+    run(capsys, "keygen", "-o", str(other))
     code, _, err = run(capsys, "inspect", str(packed), "--key-file", str(other))
     assert code == 1 and "wrong key" in err
 
@@ -208,30 +185,7 @@ def test_inspect_of_a_kms_model_with_a_wrong_context_says_so(
     capsys, tmp_path, model_path, clients, bucket, kms_key
 ):
     sealed = tmp_path / "nano.sealed"
-    assert (
-        main(
-            [
-                "pack",
-                str(model_path),
-                "-o",
-                str(sealed),
-                "--kms-key-id",
-                kms_key,
-                "--model-id",
-                "model-a",
-            ]
-        )
-        == 0
-    )
-    capsys.readouterr()
+    pack(capsys, model_path, sealed, "--kms-key-id", kms_key, "--model-id", "model-a")
     sealed.write_bytes(sealed.read_bytes().replace(b'"model-a"', b'"model-b"', 1))
     code, _, err = run(capsys, "inspect", str(sealed), "--verify")
     assert code == 1 and "context differs" in err
-
-
-def test_inspect_verify_finds_the_key_where_the_function_would(
-    capsys, packed, key_file, monkeypatch
-):
-    monkeypatch.setenv("MODEL_KEY_B64", key_file.read_text().strip())
-    code, verified, _ = run(capsys, "inspect", str(packed), "--verify")
-    assert code == 0 and verified["verified"] is True

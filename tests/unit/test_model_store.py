@@ -33,11 +33,21 @@ def test_a_cache_that_cannot_be_written_only_logs_a_warning(tmp_path, caplog):
     assert cache.load(LOCATION) is None
 
 
-def test_a_cache_entry_with_unreadable_metadata_is_a_miss(tmp_path):
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        "{not json",
+        '{"uri": "s3://models/m.sealed", "etag": 5, "version_id": null}',
+        '{"uri": "s3://models/m.sealed", "etag": "\\"e\\""}',
+        "[" * 100_000,
+    ],
+    ids=["not-json", "etag-not-text", "no-version-field", "too-deep"],
+)
+def test_a_cache_entry_with_unusable_metadata_is_a_miss(tmp_path, metadata):
     cache = SealedCache(tmp_path)
     cache.store(LOCATION, Fetched(b"sealed", "s3", '"etag"', None))
     (meta,) = tmp_path.glob("*.json")
-    meta.write_text("{not json")
+    meta.write_text(metadata)
     assert cache.load(LOCATION) is None
 
 

@@ -330,8 +330,13 @@ def configure(environ: MutableMapping[str, str], *, model: Path | None = None) -
     elif not environ.get(settings.MODEL_URI):
         environ[settings.MODEL_URI] = str(samples.sample_model_path())
         environ.setdefault(settings.MODEL_NAMES_FILE, str(samples.sample_names_path()))
-    verifiers = (settings.JWT_SECRET, settings.JWT_SECRET_ID, settings.JWT_PUBLIC_KEY)
-    if not any(environ.get(name) for name in (*verifiers, settings.JWT_JWKS_URL)):
+    jwt_keys = (
+        settings.JWT_SECRET,
+        settings.JWT_SECRET_ID,
+        settings.JWT_PUBLIC_KEY,
+        settings.JWT_JWKS_URL,
+    )
+    if not any(environ.get(name) for name in jwt_keys):
         environ[settings.JWT_SECRET] = secrets.token_urlsafe(32)
     configured = settings.Settings.from_env(environ)
     if configured.jwt_secret is None:
@@ -347,7 +352,7 @@ def configure(environ: MutableMapping[str, str], *, model: Path | None = None) -
 
 @contextmanager
 def running(server: LocalApiServer) -> Iterator[LocalApiServer]:
-    """Serve in a background thread (tests, the demo); shut down and closed on exit."""
+    """Serve in a background thread (tests); shut down and closed on exit."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

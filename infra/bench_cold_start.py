@@ -1,6 +1,6 @@
 """Cold-start cost of a sealed model, step by step, printed as a table of medians (ms).
 
-    PYTHONPATH=function python benchmarks/cold_start.py [--model PATH] [--runs 5]
+    python infra/bench_cold_start.py [--model PATH] [--runs 5]
 
 Seals the model (a KMS data key, or a user key kept in Secrets Manager), puts it in an
 in-process moto S3, and starts a fresh ``ModelHolder`` per run: each run is one cold start.
@@ -15,19 +15,21 @@ import os
 import statistics
 import sys
 import tempfile
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from moto import mock_aws
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "function"))
 
-from detector import keys
-from detector.artifact import Compression, seal
-from detector.aws import AwsClients
-from detector.local.samples import coco_dir, sample_model_path
-from detector.model_store import ModelHolder
-from detector.sealing import describe_model
-from detector.settings import Settings
+from moto import mock_aws  # noqa: E402
+
+from detector import keys  # noqa: E402
+from detector.artifact import Compression, seal  # noqa: E402
+from detector.aws import AwsClients  # noqa: E402
+from detector.local.samples import coco_dir, sample_model_path  # noqa: E402
+from detector.model_store import ModelHolder  # noqa: E402
+from detector.sealing import describe_model  # noqa: E402
+from detector.settings import Settings  # noqa: E402
 
 STEPS = (
     "fetch",
@@ -105,12 +107,13 @@ def measure(
             False,
         ),
     }
-    rows = {}
-    for scenario, (settings, warm_cache) in scenarios.items():
-        rows[scenario] = median_timings(
-            lambda s=settings, w=warm_cache: cold_start(s, scratch, w, clients), runs
-        )
-    return rows
+    # Interleaved, scenario after scenario in every round: the machine is shared and noisy.
+    cold_start(scenarios["plain .onnx from disk"][0], scratch, False, clients)  # warm-up
+    samples: dict[str, list[dict[str, float]]] = {scenario: [] for scenario in scenarios}
+    for _ in range(runs):
+        for scenario, (settings, warm_cache) in scenarios.items():
+            samples[scenario].append(cold_start(settings, scratch, warm_cache, clients))
+    return {scenario: medians(runs_of) for scenario, runs_of in samples.items()}
 
 
 def cold_start(
@@ -124,9 +127,7 @@ def cold_start(
     return ModelHolder(configured, clients=clients).get().timings_ms
 
 
-def median_timings(run: Callable[[], dict[str, float]], runs: int) -> dict[str, float]:
-    run()  # warm-up: the first session in a process pays for onnxruntime's own start
-    samples = [run() for _ in range(runs)]
+def medians(samples: list[dict[str, float]]) -> dict[str, float]:
     steps = [step for step in STEPS if any(step in sample for sample in samples)]
     return {step: statistics.median(s[step] for s in samples if step in s) for step in steps}
 

@@ -1,6 +1,6 @@
 """Seal and open a large payload: per-step times, throughput and peak memory.
 
-    PYTHONPATH=function python benchmarks/sealed_throughput.py --mib 2200
+    python infra/bench_sealed.py --mib 2200
 
 Random bytes stand in for a model's weights (float weights barely compress either), so
 this shows the format well past the 2 GiB a single AES-GCM call can take. No session is
@@ -12,11 +12,16 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import sys
 import time
 import tracemalloc
+from pathlib import Path
 
-from detector import keys
-from detector.artifact import Compression, ModelMetadata, open_sealed, read_header, seal
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "function"))
+
+from detector import keys  # noqa: E402
+from detector.artifact import Compression, ModelMetadata, open_sealed, read_header, seal  # noqa: E402
 
 
 def main() -> None:
