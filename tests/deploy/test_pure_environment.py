@@ -151,3 +151,13 @@ def test_the_upload_handler_writes_results_from_the_image_folders_alone(run_func
     [result] = s3.list_objects_v2(Bucket=BUCKET, Prefix="detections/")["Contents"]
     document = json.loads(s3.get_object(Bucket=BUCKET, Key=result["Key"])["Body"].read())
     assert {detection["label"] for detection in document["detections"]} >= EXPECTED_LABELS
+
+
+def test_the_demo_page_is_served_from_the_image_folders_alone(run_function):
+    # WHEN the API function is asked for the page at /
+    response = run_function("DetectApi", events.api_event("http", "GET", "/"))
+
+    # THEN the page the image carries comes back
+    assert response["statusCode"] == 200
+    assert response["headers"]["Content-Type"].startswith("text/html")
+    assert "<html" in response["body"].lower()
