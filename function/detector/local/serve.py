@@ -10,7 +10,6 @@ whatever the handler routes. Bound to 127.0.0.1 unless told otherwise; Ctrl-C or
 from __future__ import annotations
 
 import base64
-import importlib
 import json
 import secrets
 import signal
@@ -313,8 +312,9 @@ def make_server(
 ) -> LocalApiServer:
     """Bind the server (``port=0``: a free port); the real API handler unless given one."""
     if handler is None:
-        # Imported here: the handler module reads the settings when it is imported.
-        handler = importlib.import_module("detector.handlers.api").lambda_handler
+        from detector.handlers import api  # noqa: PLC0415 - reads the settings when imported
+
+        handler = api.lambda_handler
     return LocalApiServer((host, port), handler, log=log)
 
 
