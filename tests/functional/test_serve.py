@@ -144,6 +144,13 @@ def test_a_body_over_the_lambda_payload_limit_is_refused_with_413(served: Served
     assert json.loads(body)["error"]["code"] == "too_large"
 
 
+def test_the_handler_serves_the_page_at_the_root(served: Served):
+    status, headers, body = call(served, "GET", "/")
+    assert status == 200
+    assert headers["content-type"].startswith("text/html")
+    assert b'id="token"' in body
+
+
 def test_health_answers_without_a_token(served: Served):
     status, _, body = call(served, "GET", "/health")
     assert status == 200
@@ -220,3 +227,33 @@ def test_the_page_explains_a_refused_token(
     assert status.startswith("401")
     assert "token" in status
     assert browser.evaluate("document.querySelectorAll('#detections li').length") == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "status"),
+    [
+        ("animation.gif", b"GIF89a" + b"\0" * 64, "415"),
+        ("huge.jpg", b"\xff\xd8\xff" + b"\0" * (6 * 1024 * 1024 + 1), "413"),
+    ],
+)
+def test_the_page_explains_a_refused_image(
+    served: Served,
+    browser: chromium.Chromium,
+    token: str,
+    tmp_path: Path,
+    name: str,
+    content: bytes,
+    status: str,
+):
+    # GIVEN a file the API refuses: a GIF (media type), or a body over the 6 MB limit
+    path = tmp_path / name
+    path.write_bytes(content)
+    browser.open(f"{served.url}/")
+    browser.type_into("#token", token)
+    # WHEN it is chosen
+    browser.choose_file("#file", path)
+    browser.wait_for("document.body.dataset.state === 'error'")
+    # THEN the page says which status and what to do about it
+    message = browser.evaluate("document.getElementById('status').textContent")
+    assert message.startswith(status), message
+    assert ("S3" in message) if status == "413" else ("JPEG, PNG or WebP" in message)
