@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_keygen(commands)
     _add_fetch_samples(commands)
     _add_serve(commands)
+    _add_demo(commands)
     return parser
 
 
@@ -522,6 +523,29 @@ def _serve(args: argparse.Namespace) -> int:
     serve.serve_forever(server)
     print("Stopped.")
     return 0
+
+
+def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "demo",
+        help="run the product end to end on this machine: local S3, sealed model, API, upload",
+        description="Start a local AWS endpoint (moto), seal and upload the sample model, "
+        "send the sample image through the real API handler and the S3 upload handler, "
+        "print what comes back and write the annotated images.",
+    )
+    parser.add_argument(
+        "--output-dir",
+        type=Path,
+        default=Path("demo-output"),
+        help="where the annotated images and results go (./demo-output)",
+    )
+    parser.set_defaults(func=_demo)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from detector.local import demo  # noqa: PLC0415 - local tooling (moto)
+
+    return demo.run(args.output_dir, out=sys.stdout)
 
 
 if __name__ == "__main__":

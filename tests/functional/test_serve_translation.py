@@ -156,15 +156,6 @@ def test_a_body_over_the_cap_is_refused_without_calling_the_handler(recorder: Re
     assert recorder.events == []
 
 
-def test_the_page_is_served_at_the_root(server: serve.LocalApiServer, recorder: Recorder):
-    status, headers, body = send(server, "GET", "/")
-    assert status == 200
-    assert headers["content-type"].startswith("text/html")
-    assert b'id="token"' in body
-    assert b"/detect" in body
-    assert recorder.events == []
-
-
 def send(
     server: serve.LocalApiServer,
     method: str,

@@ -3,14 +3,13 @@
 Each request becomes an API Gateway HTTP API (payload format 2.0) event, the way
 ``sam local start-api`` builds it, and goes to ``detector.handlers.api.lambda_handler``
 in this process with a Lambda context; the handler's proxy response is written back.
-``GET /`` serves the demo page (``detector/static/index.html``) directly, so it works
-whatever the handler routes. Bound to 127.0.0.1 unless told otherwise; Ctrl-C or SIGTERM stops it.
+``GET /`` too: the handler serves the demo page. Bound to 127.0.0.1 unless told
+otherwise; Ctrl-C or SIGTERM stops it.
 """
 
 from __future__ import annotations
 
 import base64
-import importlib
 import json
 import secrets
 import signal
@@ -38,9 +37,6 @@ DEFAULT_PORT = 3000
 # Lambda refuses synchronous invocations over 6 MB; refusing here says so before base64.
 MAX_BODY_BYTES = 6 * 1024 * 1024
 _DRAIN_FACTOR = 4
-# The page lives in the runtime package (not in local/) so the deployed API can serve it too.
-STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
-PAGE_PATHS = frozenset({"/", "/index.html"})
 
 # The media types API Gateway passes as text; everything else arrives base64-encoded.
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-www-form-urlencoded")
@@ -158,16 +154,6 @@ def error_response(status: HTTPStatus, code: str, message: str, request_id: str)
     )
 
 
-def page_response() -> HttpResponse:
-    """The demo page, ``static/index.html``."""
-    body = (STATIC_DIR / "index.html").read_bytes()
-    return HttpResponse(
-        200,
-        [("content-type", "text/html; charset=utf-8"), ("cache-control", "no-store")],
-        body,
-    )
-
-
 class LocalApiServer(ThreadingHTTPServer):
     """A threading HTTP server that hands every request to one Lambda handler."""
 
@@ -217,8 +203,6 @@ class _RequestHandler(BaseHTTPRequestHandler):
             )
 
     def _respond(self, request_id: str) -> HttpResponse:
-        if self.command == "GET" and urlsplit(self.path).path in PAGE_PATHS:
-            return page_response()
         body = self._read_body(request_id)
         if isinstance(body, HttpResponse):
             return body
@@ -313,8 +297,9 @@ def make_server(
 ) -> LocalApiServer:
     """Bind the server (``port=0``: a free port); the real API handler unless given one."""
     if handler is None:
-        # Imported here: the handler module reads the settings when it is imported.
-        handler = importlib.import_module("detector.handlers.api").lambda_handler
+        from detector.handlers import api  # noqa: PLC0415 - reads the settings when imported
+
+        handler = api.lambda_handler
     return LocalApiServer((host, port), handler, log=log)
 
 

@@ -1,0 +1,259 @@
+"""`detector serve` end to end: the real command in a subprocess, the real API handler behind
+it, the real model, real JWTs; and the demo page driven in headless Chromium.
+
+The server is a subprocess because the handler module reads its settings when imported:
+in this process another test may have imported it already with other settings.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from detector.auth import issue_token
+from tests.functional import chromium
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "artifacts"
+SECRET = "a-local-test-secret-of-at-least-32-bytes!"
+_LISTENING = re.compile(r"Serving the API handler on (http://[\d.]+:(\d+))")
+
+
+@dataclass
+class Served:
+    process: subprocess.Popen[bytes]
+    url: str
+    port: int
+    output: Path
+
+    def text(self) -> str:
+        return self.output.read_text(errors="replace")
+
+
+def start_serve(tmp_path: Path, **overrides: str) -> Served:
+    """``python -m detector serve --port 0`` with a known JWT secret and the sample model."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("MODEL_", "JWT_", "AWS_"))
+    }
+    env.update(
+        PYTHONPATH=str(REPO / "function"), JWT_SECRET=SECRET, POWERTOOLS_TRACE_DISABLED="true"
+    )
+    env.update(overrides)
+    output = tmp_path / "serve.log"
+    with output.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "detector", "serve", "--port", "0"],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = _LISTENING.search(output.read_text(errors="replace"))
+        if found:
+            return Served(process, found.group(1), int(found.group(2)), output)
+        if process.poll() is not None:
+            break
+        time.sleep(0.05)
+    process.kill()
+    raise AssertionError(f"detector serve did not start:\n{output.read_text(errors='replace')}")
+
+
+def stop(served: Served) -> int:
+    served.process.send_signal(signal.SIGTERM)
+    return served.process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    running = start_serve(tmp_path_factory.mktemp("serve"))
+    yield running
+    stop(running)
+
+
+@pytest.fixture(scope="module")
+def token() -> str:
+    return issue_token(SECRET, subject="tester")
+
+
+def call(
+    served: Served, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=60)
+    try:
+        connection.request(method, path, body=body or None, headers=headers or {})
+        response = connection.getresponse()
+        return (
+            response.status,
+            {k.lower(): v for k, v in response.getheaders()},
+            response.read(),
+        )
+    finally:
+        connection.close()
+
+
+def test_an_image_posted_with_a_token_comes_back_with_its_detections(
+    served: Served, token: str, dog_jpg: Path
+):
+    # GIVEN the sample image, sent the way the README's curl line sends it
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "image/jpeg"}
+    # WHEN
+    status, _, body = call(served, "POST", "/detect", dog_jpg.read_bytes(), headers)
+    # THEN the real model found the dog, the bicycle and the car
+    assert status == 200, body
+    document = json.loads(body)
+    assert (document["width"], document["height"]) == (768, 576)
+    confident = {d["label"] for d in document["detections"] if d["score"] > 0.5}
+    assert {"dog", "bicycle", "car"} <= confident
+    assert document["timing_ms"]["total"] > 0
+
+
+def test_a_request_without_a_token_is_refused_with_401(served: Served, dog_jpg: Path):
+    status, headers, body = call(
+        served, "POST", "/detect", dog_jpg.read_bytes(), {"Content-Type": "image/jpeg"}
+    )
+    assert status == 401
+    assert headers["www-authenticate"].startswith("Bearer")
+    assert json.loads(body)["error"]["code"] in {"unauthorized", "invalid_token"}
+
+
+def test_a_body_that_is_not_an_image_type_is_refused_with_415(served: Served, token: str):
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "image/gif"}
+    status, _, body = call(served, "POST", "/detect", b"GIF89a....", headers)
+    assert status == 415
+    assert json.loads(body)["error"]["code"] == "unsupported_media_type"
+
+
+def test_a_body_over_the_lambda_payload_limit_is_refused_with_413(served: Served, token: str):
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "image/jpeg"}
+    status, _, body = call(served, "POST", "/detect", b"\xff" * (6 * 1024 * 1024 + 1), headers)
+    assert status == 413
+    assert json.loads(body)["error"]["code"] == "too_large"
+
+
+def test_the_handler_serves_the_page_at_the_root(served: Served):
+    status, headers, body = call(served, "GET", "/")
+    assert status == 200
+    assert headers["content-type"].startswith("text/html")
+    assert b'id="token"' in body
+
+
+def test_health_answers_without_a_token(served: Served):
+    status, _, body = call(served, "GET", "/health")
+    assert status == 200
+    assert json.loads(body)["status"] == "ok"
+
+
+def test_sigterm_stops_the_server_cleanly(tmp_path: Path):
+    # GIVEN a running server
+    running = start_serve(tmp_path)
+    # WHEN it is sent SIGTERM (what Ctrl-C's KeyboardInterrupt also ends in)
+    code = stop(running)
+    # THEN it exits 0 after saying so, and the port is free again
+    assert code == 0, running.text()
+    assert "Stopped." in running.text()
+    with pytest.raises(OSError):
+        http.client.HTTPConnection("127.0.0.1", running.port, timeout=2).connect()
+
+
+def test_a_session_token_is_printed_when_no_jwt_setting_is_given(tmp_path: Path):
+    running = start_serve(tmp_path, JWT_SECRET="")
+    try:
+        printed = re.search(r"^(eyJ[\w-]+\.[\w-]+\.[\w-]+)$", running.text(), re.MULTILINE)
+        assert printed, running.text()
+        status, _, _ = call(
+            running, "GET", "/model", headers={"Authorization": f"Bearer {printed[1]}"}
+        )
+        assert status == 200
+    finally:
+        stop(running)
+
+
+# --- the page, in headless Chromium ------------------------------------------------------
+@pytest.fixture(scope="module")
+def browser() -> Iterator[chromium.Chromium]:
+    path = chromium.executable()
+    if path is None:
+        pytest.fail("chromium is not installed: run `make browser` (Debian's chromium package)")
+    with chromium.Chromium(path) as running:
+        yield running
+
+
+def test_the_page_draws_the_detections_of_an_uploaded_image(
+    served: Served, browser: chromium.Chromium, token: str, dog_jpg: Path
+):
+    # GIVEN the page, a pasted token and the sample image chosen in the file picker
+    browser.open(f"{served.url}/")
+    browser.type_into("#token", token)
+    browser.choose_file("#file", dog_jpg)
+    # WHEN the detection request has come back
+    state = browser.wait_for(
+        "['done', 'error'].includes(document.body.dataset.state) && document.body.dataset.state"
+    )
+    screenshot = browser.screenshot(ARTIFACTS / "page-detections.png")
+    # THEN the boxes are listed with their labels, and drawn over the image
+    assert state == "done", browser.evaluate("document.getElementById('status').textContent")
+    labels = browser.evaluate(
+        "[...document.querySelectorAll('#detections li')].map(li => li.dataset.label)"
+    )
+    assert {"dog", "bicycle", "car"} <= set(labels)
+    assert browser.evaluate("document.getElementById('canvas').width") > 0
+    assert "inference" in browser.evaluate("document.getElementById('timing').textContent")
+    assert screenshot.stat().st_size > 10_000
+
+
+def test_the_page_explains_a_refused_token(
+    served: Served, browser: chromium.Chromium, dog_jpg: Path
+):
+    browser.open(f"{served.url}/")
+    browser.type_into("#token", "not-a-token")
+    browser.choose_file("#file", dog_jpg)
+    browser.wait_for("document.body.dataset.state === 'error'")
+    browser.screenshot(ARTIFACTS / "page-401.png")
+    status = browser.evaluate("document.getElementById('status').textContent")
+    assert status.startswith("401")
+    assert "token" in status
+    assert browser.evaluate("document.querySelectorAll('#detections li').length") == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "status"),
+    [
+        ("animation.gif", b"GIF89a" + b"\0" * 64, "415"),
+        ("huge.jpg", b"\xff\xd8\xff" + b"\0" * (6 * 1024 * 1024 + 1), "413"),
+    ],
+)
+def test_the_page_explains_a_refused_image(
+    served: Served,
+    browser: chromium.Chromium,
+    token: str,
+    tmp_path: Path,
+    name: str,
+    content: bytes,
+    status: str,
+):
+    # GIVEN a file the API refuses: a GIF (media type), or a body over the 6 MB limit
+    path = tmp_path / name
+    path.write_bytes(content)
+    browser.open(f"{served.url}/")
+    browser.type_into("#token", token)
+    # WHEN it is chosen
+    browser.choose_file("#file", path)
+    browser.wait_for("document.body.dataset.state === 'error'")
+    # THEN the page says which status and what to do about it
+    message = browser.evaluate("document.getElementById('status').textContent")
+    assert message.startswith(status), message
+    assert ("S3" in message) if status == "413" else ("JPEG, PNG or WebP" in message)
