@@ -116,8 +116,13 @@ def _upload(bucket: str, obj: Mapping[str, Any], version_field: str, etag_field:
 
 
 # --- where results go -------------------------------------------------------------------------
-def check_layout(settings: Settings) -> None:
-    """Refuse prefixes with which our outputs could count as uploads (a trigger loop)."""
+def check_layout(settings: Settings, source_bucket: str | None = None) -> None:
+    """Refuse prefixes with which our outputs could count as uploads (a trigger loop).
+
+    Overlap only matters where results land in the uploads' own bucket: no results bucket,
+    or one that is ``source_bucket``.
+    """
+    same_bucket = settings.results_bucket in (None, source_bucket)
     outputs = {"results": settings.results_prefix, "annotated": settings.annotated_prefix}
     for name, prefix in outputs.items():
         if not prefix:
@@ -125,7 +130,7 @@ def check_layout(settings: Settings) -> None:
         overlapping = prefix.startswith(settings.uploads_prefix) or (
             settings.uploads_prefix.startswith(prefix)
         )
-        if overlapping and settings.results_bucket is None:
+        if overlapping and same_bucket:
             raise ConfigurationError(
                 f"the {name} prefix {prefix!r} overlaps the uploads prefix "
                 f"{settings.uploads_prefix!r} in the same bucket"
@@ -163,6 +168,7 @@ def process_upload(
     Problems of the upload itself end in a result file with the error; anything else
     (model unavailable, S3 down, results not writable) raises, so the event is retried.
     """
+    check_layout(settings, upload.location.bucket)
     reason = skip_reason(upload, settings)
     if reason:
         return UploadReport(upload, Outcome.SKIPPED, reason=reason)

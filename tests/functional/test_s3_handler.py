@@ -276,14 +276,18 @@ def test_a_direct_event_processes_every_record_before_failing_for_a_bad_one(
     assert result_of(s3, "uploads/a.jpg")["detections"]
 
 
+@pytest.mark.parametrize("results_bucket", [None, BUCKET])
 def test_an_uploads_prefix_that_would_catch_our_own_outputs_is_refused(
-    handler_env, s3, lambda_context, dog_jpg: Path
+    handler_env, s3, lambda_context, dog_jpg: Path, results_bucket: str | None
 ) -> None:
     handler_env.setenv("UPLOADS_PREFIX", "")
+    if results_bucket:
+        handler_env.setenv("RESULTS_BUCKET", results_bucket)
     handler = fresh_module("detector.handlers.s3")
 
     with pytest.raises(ConfigurationError, match="overlaps"):
         handler.lambda_handler(upload(s3, "a.jpg", dog_jpg.read_bytes()), lambda_context)
+    assert keys(s3) == {"a.jpg"}
 
 
 @pytest.mark.parametrize(

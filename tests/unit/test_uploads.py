@@ -133,3 +133,9 @@ def test_layouts_where_outputs_could_look_like_uploads_are_refused(
 
 def test_overlapping_prefixes_are_fine_when_results_go_to_another_bucket() -> None:
     check_layout(Settings(uploads_prefix="", results_bucket="results"))
+
+
+def test_overlapping_prefixes_are_refused_when_the_results_bucket_is_the_uploads_bucket() -> None:
+    settings = Settings(uploads_prefix="", results_bucket="photos")
+    with pytest.raises(ConfigurationError, match="same bucket"):
+        check_layout(settings, "photos")
