@@ -23,6 +23,7 @@ import pytest
 from detector import auth, cli, settings
 from detector.local import events
 from detector.local.s3server import LocalAws
+from infra import local_endpoint
 from tests.deploy import image
 from tests.deploy.cfn import evaluate, function_environment
 
@@ -113,10 +114,10 @@ def run_function(pure_python, pure_requirements, sam_template, local_aws, tmp_pa
     as the Dockerfile copies it, the handler its CMD or ImageConfig names, its environment."""
     task_root = image.copy_package(tmp_path / "task")
 
-    def run(function: str, event: dict[str, Any]) -> Any:
+    def run(function: str, event: dict[str, Any], overrides: dict[str, str] | None = None) -> Any:
         handler = image.handler_paths(sam_template["template"])[function]
         env = function_env(sam_template, function, local_aws, task_root, pure_requirements)
-        return invoke(pure_python, handler, event, env, tmp_path)
+        return invoke(pure_python, handler, event, {**env, **(overrides or {})}, tmp_path)
 
     return run
 
@@ -161,3 +162,25 @@ def test_the_demo_page_is_served_from_the_image_folders_alone(run_function):
     assert response["statusCode"] == 200
     assert response["headers"]["Content-Type"].startswith("text/html")
     assert "<html" in response["body"].lower()
+
+
+def test_infra_env_json_drives_the_api_against_the_seeded_local_endpoint(
+    run_function, local_aws, dog_jpg
+):
+    # GIVEN a local endpoint seeded as infra/local_endpoint.py seeds it for infra/env.json
+    local = local_endpoint.function_env("DetectApi")
+    token = local_endpoint.seed(local)
+    event = events.api_event(
+        "http", "POST", "/detect", body=dog_jpg.read_bytes(), content_type="image/jpeg", token=token
+    )
+
+    # WHEN the API function runs with env.json over the template's variables, as `sam local
+    # invoke --env-vars` runs it (this process reaches the endpoint at 127.0.0.1, not
+    # host.docker.internal as a container does)
+    overrides = {**local, "AWS_ENDPOINT_URL": local_aws.endpoint_url}
+    response = run_function("DetectApi", event, overrides)
+
+    # THEN the sample model answers
+    assert response["statusCode"] == 200, response.get("body")
+    labels = {detection["label"] for detection in json.loads(response["body"])["detections"]}
+    assert labels >= EXPECTED_LABELS
