@@ -33,9 +33,11 @@ with HKDF-SHA256 over the salt; the commitment turns "wrong key" into its own cl
 instead of a generic authentication failure. KMS unwraps the data key only with the
 encryption context ``{"model_id": <the model id in the header>}``.
 
-The reader authenticates every chunk before anything is decompressed, and decompresses at
-most the plaintext length the authenticated header declares (plus one byte, to notice
-more), so a crafted artifact cannot make it allocate more.
+The reader decrypts chunk by chunk into the decompressor (the compressed model is never
+held whole), hands on no byte of a chunk before its tag is verified, decompresses at most
+the plaintext length the authenticated header declares (plus one byte, to notice more), so
+a crafted artifact cannot make it allocate more, and returns the model only once its
+length and sha256 match the header.
 """
 
 from __future__ import annotations

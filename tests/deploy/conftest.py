@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import platform
+import shutil
 import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +17,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FUNCTION_DIR = REPO_ROOT / "function"
+REQUIREMENTS = FUNCTION_DIR / "requirements.txt"
 TOOLS_BIN = REPO_ROOT / ".venv-tools" / "bin"
 # Any AWS call a tool might try goes to a closed port on this machine, never to AWS.
 NOWHERE = "http://127.0.0.1:9"
@@ -56,3 +62,35 @@ def sam_template(tools: Path, tool_env: dict[str, str]) -> dict[str, Any]:
     )
     parsed: dict[str, Any] = json.loads(completed.stdout)
     return parsed
+
+
+@pytest.fixture(scope="session")
+def pure_requirements(download_cache: Path) -> Path:
+    """function/requirements.txt installed alone into a folder, cached by its content."""
+    tag = f"py{sys.version_info.major}{sys.version_info.minor}-{platform.machine()}"
+    digest = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()[:12]
+    folder = download_cache / f"pure-{tag}-{digest}"
+    if not (folder / ".complete").exists():
+        staging = Path(tempfile.mkdtemp(prefix="pure-staging-", dir=download_cache))
+        # What the Dockerfile's build stage runs: binary wheels, a target folder, no bin/.
+        pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-warn-conflicts"]
+        site = staging / "site"
+        subprocess.run(
+            [*pip, "--only-binary=:all:", "--target", str(site), "-r", str(REQUIREMENTS)],
+            check=True,
+        )
+        shutil.rmtree(site / "bin", ignore_errors=True)
+        (staging / ".complete").touch()
+        try:
+            staging.rename(folder)
+        except OSError:  # a concurrent run got there first: its copy is as good
+            shutil.rmtree(staging)
+    return folder / "site"
+
+
+@pytest.fixture(scope="session")
+def pure_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An interpreter of a fresh virtualenv with no site packages (not even pip)."""
+    venv = tmp_path_factory.mktemp("pure") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    return venv / "bin" / "python"

@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 from tests.deploy.conftest import FUNCTION_DIR
 
@@ -24,6 +25,16 @@ def dockerfile_cmd() -> list[str]:
     assert match, "the Dockerfile has no exec-form CMD"
     command: list[str] = json.loads(match.group(1))
     return command
+
+
+def handler_paths(template: dict[str, Any]) -> dict[str, str]:
+    """Function -> the handler it runs: the Dockerfile's CMD unless ImageConfig overrides it."""
+    paths = {}
+    for name, resource in template["Resources"].items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            config = resource["Properties"].get("ImageConfig", {})
+            paths[name] = config.get("Command", dockerfile_cmd())[0]
+    return paths
 
 
 def _ignore_patterns() -> list[str]:

@@ -10,6 +10,7 @@ import time
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from detector.auth import (
     MAX_TOKEN_BYTES,
@@ -340,6 +341,25 @@ def test_a_token_whose_alg_differs_from_its_jwk_is_rejected() -> None:
             key_id="rsa-1",
         )
         assert_rejected(jwks_verifier(server.url), token, "algorithm is not allowed")
+
+
+def test_a_jku_header_pointing_at_another_key_set_is_ignored() -> None:
+    # GIVEN an attacker's own key published on their own JWKS, named in the token's jku
+    attacker = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    with (
+        serve_jwks([tokens.public_jwk(tokens.rsa_private_key(), "rsa-1")]) as ours,
+        serve_jwks([tokens.public_jwk(attacker, "rsa-1")]) as theirs,
+    ):
+        token = jwt.encode(
+            tokens.claims(),
+            tokens.private_pem(attacker),
+            algorithm="RS256",
+            headers={"kid": "rsa-1", "jku": theirs.url},
+        )
+
+        # THEN the signature is checked against our key set only
+        assert_rejected(jwks_verifier(ours.url), token, "signature does not verify")
+    assert theirs.fetches == 0
 
 
 def test_a_jwks_token_without_kid_is_rejected() -> None:

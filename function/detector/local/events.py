@@ -15,6 +15,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote_plus, urlencode
@@ -28,6 +29,20 @@ FUNCTION_URL_ID = "abcdefghijklmnopqrstuvwxyz234567"
 QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:detector-uploads"
 TEXT_TYPES = ("application/json", "text/")
 EPOCH = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)  # fixed: sample files stay byte-stable
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What every front door passes on, before it shapes it into its own event."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    query: Mapping[str, str] | None
+    body: str | None
+    is_base64: bool
+    request_id: str
+    now: datetime
 
 
 def api_event(
@@ -52,31 +67,17 @@ def api_event(
         all_headers["authorization"] = f"Bearer {token}"
     all_headers.update({name.lower(): value for name, value in (headers or {}).items()})
     is_base64 = body is not None and not (content_type or "").startswith(TEXT_TYPES)
-    encoded = None if body is None else _encode_body(body, is_base64)
-    request_id = request_id or str(uuid.uuid4())
-    if kind == "rest":
-        return _rest_event(
-            method,
-            path,
-            headers=all_headers,
-            query=query,
-            body=encoded,
-            is_base64=is_base64,
-            stage=stage,
-            request_id=request_id,
-            now=now,
-        )
-    return _v2_event(
-        kind,
-        method,
-        path,
+    request = _Request(
+        method=method,
+        path=path,
         headers=all_headers,
         query=query,
-        body=encoded,
+        body=None if body is None else _encode_body(body, is_base64),
         is_base64=is_base64,
-        request_id=request_id,
+        request_id=request_id or str(uuid.uuid4()),
         now=now,
     )
+    return _rest_event(request, stage) if kind == "rest" else _v2_event(kind, request)
 
 
 def s3_notification(
@@ -90,14 +91,7 @@ def s3_notification(
     now: datetime = EPOCH,
 ) -> dict[str, Any]:
     """An S3 event notification with one record; ``key`` is given decoded, sent encoded."""
-    obj: dict[str, Any] = {
-        "key": quote_plus(key, safe="/"),
-        "size": size,
-        "eTag": etag or hashlib.md5(key.encode(), usedforsecurity=False).hexdigest(),
-        "sequencer": f"{int(now.timestamp() * 1000):016X}",
-    }
-    if version_id:
-        obj["versionId"] = version_id
+    obj = _s3_object(key, size, etag, version_id, now, etag_field="eTag", version_field="versionId")
     record = {
         "eventVersion": "2.1",
         "eventSource": "aws:s3",
@@ -163,14 +157,9 @@ def eventbridge_event(
     now: datetime = EPOCH,
 ) -> dict[str, Any]:
     """An EventBridge ``aws.s3`` "Object Created" event (the key URL-encoded, as S3 sends it)."""
-    obj: dict[str, Any] = {
-        "key": quote_plus(key, safe="/"),
-        "size": size,
-        "etag": etag or hashlib.md5(key.encode(), usedforsecurity=False).hexdigest(),
-        "sequencer": f"{int(now.timestamp() * 1000):016X}",
-    }
-    if version_id:
-        obj["version-id"] = version_id
+    obj = _s3_object(
+        key, size, etag, version_id, now, etag_field="etag", version_field="version-id"
+    )
     return {
         "version": "0",
         "id": "17793124-05d4-b198-2fde-7ededc63b103",
@@ -192,18 +181,14 @@ def eventbridge_event(
     }
 
 
-def _rest_event(
-    method: str,
-    path: str,
-    *,
-    headers: dict[str, str],
-    query: Mapping[str, str] | None,
-    body: str | None,
-    is_base64: bool,
-    stage: str,
-    request_id: str,
-    now: datetime,
-) -> dict[str, Any]:
+def _rest_event(request: _Request, stage: str) -> dict[str, Any]:
+    method, path, headers, query, now = (
+        request.method,
+        request.path,
+        request.headers,
+        request.query,
+        request.now,
+    )
     # REST APIs keep the header case the client sent; curl sends these capitalised.
     cased = {
         "-".join(part.capitalize() for part in name.split("-")): v for name, v in headers.items()
@@ -239,30 +224,26 @@ def _rest_event(
             },
             "path": f"/{stage}{path}",
             "protocol": "HTTP/1.1",
-            "requestId": request_id,
+            "requestId": request.request_id,
             "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
             "requestTimeEpoch": int(now.timestamp() * 1000),
             "resourceId": "2gxmpl",
             "resourcePath": path,
             "stage": stage,
         },
-        "body": body,
-        "isBase64Encoded": is_base64,
+        "body": request.body,
+        "isBase64Encoded": request.is_base64,
     }
 
 
-def _v2_event(
-    kind: ApiKind,
-    method: str,
-    path: str,
-    *,
-    headers: dict[str, str],
-    query: Mapping[str, str] | None,
-    body: str | None,
-    is_base64: bool,
-    request_id: str,
-    now: datetime,
-) -> dict[str, Any]:
+def _v2_event(kind: ApiKind, request: _Request) -> dict[str, Any]:
+    method, path, headers, query, now = (
+        request.method,
+        request.path,
+        request.headers,
+        request.query,
+        request.now,
+    )
     route_key = f"{method} {path}" if kind == "http" else "$default"
     event: dict[str, Any] = {
         "version": "2.0",
@@ -282,19 +263,41 @@ def _v2_event(
                 "sourceIp": "198.51.100.7",
                 "userAgent": headers.get("user-agent"),
             },
-            "requestId": request_id,
+            "requestId": request.request_id,
             "routeKey": route_key,
             "stage": "$default",
             "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
             "timeEpoch": int(now.timestamp() * 1000),
         },
-        "isBase64Encoded": is_base64,
+        "isBase64Encoded": request.is_base64,
     }
     if query:
         event["queryStringParameters"] = dict(query)
-    if body is not None:
-        event["body"] = body
+    if request.body is not None:
+        event["body"] = request.body
     return event
+
+
+def _s3_object(
+    key: str,
+    size: int,
+    etag: str | None,
+    version_id: str | None,
+    now: datetime,
+    *,
+    etag_field: str,
+    version_field: str,
+) -> dict[str, Any]:
+    """The object part of both S3 event shapes, which spell the ETag and version differently."""
+    obj: dict[str, Any] = {
+        "key": quote_plus(key, safe="/"),
+        "size": size,
+        etag_field: etag or hashlib.md5(key.encode(), usedforsecurity=False).hexdigest(),
+        "sequencer": f"{int(now.timestamp() * 1000):016X}",
+    }
+    if version_id:
+        obj[version_field] = version_id
+    return obj
 
 
 def _host(kind: ApiKind) -> str:
