@@ -17,6 +17,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
+from detector import cli
 from detector.local import samples
 
 
@@ -188,3 +189,23 @@ def test_offline_the_names_file_is_written_to_the_cache(offline: Path):
     path = samples.sample_names_path()
     assert path == offline / "coco-names.txt"
     assert tuple(path.read_text().splitlines()) == samples.COCO_CLASSES
+
+
+def test_fetch_samples_prints_where_the_samples_are(
+    model_path: Path, dog_jpg: Path, capsys: pytest.CaptureFixture[str]
+):
+    assert cli.main(["fetch-samples"]) == 0
+    printed = capsys.readouterr().out
+    assert f"model: {model_path}" in printed
+    assert f"image: {dog_jpg}" in printed
+
+
+def test_fetch_samples_offline_says_where_to_put_them_and_fails(
+    offline: Path,
+    origin: tuple[Path, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+):
+    monkeypatch.setenv(samples.MODEL_URL_ENV, f"{origin[1]}/gone.onnx")
+    assert cli.main(["fetch-samples"]) == 1
+    assert "put it at" in capsys.readouterr().err
