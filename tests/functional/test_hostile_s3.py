@@ -1,0 +1,119 @@
+"""Hostile uploads and messages through the real S3 handler (moto).
+
+Any key and any bytes under the uploads prefix end in a result file (detections or an
+error), never an exception; SQS messages that are not notifications are reported for a
+retry, never raised past the batch. Derandomised hypothesis tests with the example counts
+written here, so a failure reproduces anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from detector.local import events
+from tests.functional import hostile
+from tests.lambdas import fresh_module
+
+BUCKET = "hostile-uploads"
+# S3 keys are up to 1024 bytes of UTF-8; control characters and lone surrogates are left
+# out because no S3 client can send them in a key.
+# A key ending in "/" is a folder marker, skipped on purpose.
+KEY_TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=60
+).filter(lambda name: not name.endswith("/"))
+
+
+def fuzz(examples: int) -> settings:
+    """A fixed number of examples from a fixed seed (derandomised), no per-example deadline."""
+    return settings(
+        max_examples=examples,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+
+
+@pytest.fixture
+def s3(handler_env: pytest.MonkeyPatch) -> Any:
+    client = boto3.client("s3")
+    client.create_bucket(Bucket=BUCKET)
+    return client
+
+
+@pytest.fixture
+def handler(s3: Any) -> ModuleType:
+    return fresh_module("detector.handlers.s3")
+
+
+def test_any_key_and_any_bytes_under_uploads_end_in_a_result_file(
+    handler, s3, lambda_context, dog_jpg: Path
+):
+    seeds = list(hostile.small_images(dog_jpg).values())
+    bodies = hostile.garbage() | hostile.mutated(seeds) | st.sampled_from(seeds)
+
+    @fuzz(120)
+    @given(name=KEY_TEXT, body=bodies, via_sqs=st.booleans())
+    def check(name: str, body: bytes, via_sqs: bool) -> None:
+        # GIVEN any bytes uploaded under any key in the uploads prefix
+        key = f"uploads/{name}"
+        put = s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+        notification = events.s3_notification(
+            BUCKET, key, size=len(body), etag=put["ETag"].strip('"')
+        )
+        event = events.sqs_event([notification]) if via_sqs else notification
+        # WHEN the handler is notified THEN it does not raise (nothing to retry)
+        response = handler.lambda_handler(event, lambda_context)
+        if via_sqs:
+            assert response == {"batchItemFailures": []}
+        # AND the result file names the object and holds detections or the error
+        result_key = f"detections/{key}.json"
+        result = json.loads(s3.get_object(Bucket=BUCKET, Key=result_key)["Body"].read())
+        assert result["source"]["key"] == key
+        assert ("error" in result) != ("detections" in result)
+        if "error" in result:
+            assert set(result["error"]) >= {"code", "message"}
+
+    check()
+
+
+def test_sqs_messages_that_are_not_notifications_are_reported_not_raised(
+    handler, s3, lambda_context
+):
+    json_values = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3)
+        ),
+        max_leaves=8,
+    )
+    bodies = (
+        st.text(max_size=100)
+        | json_values.map(json.dumps)
+        | st.fixed_dictionaries({"Records": st.lists(json_values, max_size=2)}).map(json.dumps)
+    )
+
+    @fuzz(250)
+    @given(messages=st.lists(bodies, min_size=1, max_size=3))
+    def check(messages: list[str]) -> None:
+        # GIVEN an SQS batch of messages with any bodies
+        event = events.sqs_event(messages)
+        ids = {record["messageId"] for record in event["Records"]}
+        # WHEN it is processed THEN failures are reported per message (all failing: the
+        # batch as a whole), never another exception
+        try:
+            response = handler.lambda_handler(event, lambda_context)
+        except BatchProcessingError:
+            return
+        assert {item["itemIdentifier"] for item in response["batchItemFailures"]} <= ids
+
+    check()
