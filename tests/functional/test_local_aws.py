@@ -53,3 +53,15 @@ def test_the_endpoint_is_only_known_while_running():
     aws = LocalAws()
     with pytest.raises(RuntimeError, match="not running"):
         _ = aws.endpoint_url
+
+
+def test_a_chosen_port_is_used_and_reached_through_the_loopback_address():
+    # GIVEN a free port picked here
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # WHEN the endpoint is asked to listen on every interface on that port
+    with LocalAws(host="0.0.0.0", port=port) as aws:
+        # THEN its URL is the loopback address on that port, and it answers there
+        assert aws.endpoint_url == f"http://127.0.0.1:{port}"
+        assert aws.client("s3").list_buckets()["Buckets"] == []

@@ -20,10 +20,15 @@ DEFAULT_REGION = "us-east-1"
 
 
 class LocalAws:
-    """moto's server on ``127.0.0.1:<free port>``; a context manager."""
+    """moto's server on ``127.0.0.1:<free port>`` (by default); a context manager."""
 
-    def __init__(self, *, region: str = DEFAULT_REGION) -> None:
+    def __init__(
+        self, *, region: str = DEFAULT_REGION, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
         self.region = region
+        # Another host is for a container that must reach it (`sam local`); port 0: a free one.
+        self.host = host
+        self.port = port
         self._server: Any = None
         self._endpoint_url: str | None = None
 
@@ -32,11 +37,13 @@ class LocalAws:
 
         # werkzeug logs every request moto serves to stderr; the demo prints its own story.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         server.start()
-        host, port = server.get_host_and_port()
+        _, port = server.get_host_and_port()
         self._server = server
-        self._endpoint_url = f"http://{host}:{port}"
+        # A wildcard bind is still reached through the loopback address from this machine.
+        reachable = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host  # noqa: S104
+        self._endpoint_url = f"http://{reachable}:{port}"
         # moto keeps its accounts in process-wide state: start from an empty one.
         reset = urllib.request.Request(  # noqa: S310 - our own http://127.0.0.1 URL
             f"{self._endpoint_url}/moto-api/reset", method="POST"
