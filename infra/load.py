@@ -18,6 +18,7 @@ import re
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -25,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parents[1]
@@ -197,6 +198,9 @@ def served(threads: int | None = None) -> Iterator[Target]:
     )
     try:
         url = _announced_url(process)
+        # The handler logs and emits metrics on stdout for every request: keep reading it,
+        # or the server blocks once the pipe is full.
+        threading.Thread(target=_drain, args=(process.stdout,), daemon=True).start()
         yield Target(url, issue_token(LOAD_SECRET, subject="load-test", scope="detect"))
     finally:
         process.terminate()
@@ -219,6 +223,12 @@ def _announced_url(process: subprocess.Popen[str]) -> str:
         if match:
             return loopback_url(match.group(0))
     raise RuntimeError("detector serve did not announce its URL in time")
+
+
+def _drain(stream: IO[str] | None) -> None:
+    if stream is not None:
+        for _ in stream:
+            pass
 
 
 def percentile(values: Sequence[float], q: int) -> float:

@@ -172,6 +172,10 @@ class LocalApiServer(ThreadingHTTPServer):
         self.lambda_handler = handler
         self.log = log
         self.max_body_bytes = max_body_bytes
+        # Lambda runs one invocation at a time per process, and the handlers rely on it:
+        # Powertools keeps the current event, logger keys and metrics in module state.
+        # Concurrent requests are read in parallel but invoke the handler in turn.
+        self.invocation_lock = threading.Lock()
 
     @property
     def url(self) -> str:
@@ -216,7 +220,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             host=self.headers.get("host", ""),
         )
         try:
-            result = self.server.lambda_handler(event, LocalContext(aws_request_id=request_id))
+            with self.server.invocation_lock:
+                result = self.server.lambda_handler(event, LocalContext(aws_request_id=request_id))
             return proxy_response(result)
         except Exception:
             # What API Gateway answers when the function fails; the trace is for the
