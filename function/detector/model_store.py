@@ -18,7 +18,8 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
@@ -42,6 +43,8 @@ from detector.settings import MODEL_URI, Settings
 
 logger = Logger(child=True)  # the handler's Powertools Logger formats and filters it
 T = TypeVar("T")
+# Opens a trace subsegment by name, e.g. a Powertools tracer's ``provider.in_subsegment``.
+Span = Callable[[str], AbstractContextManager[object]]
 
 
 @dataclass(frozen=True)
@@ -72,9 +75,17 @@ class Fetched:
 class ModelHolder:
     """One per container (module level in the handlers); ``get()`` is thread-safe."""
 
-    def __init__(self, settings: Settings, *, clients: AwsClients | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clients: AwsClients | None = None,
+        span: Span | None = None,
+    ) -> None:
+        """``span``: opens a trace subsegment by name (the handlers pass their tracer's)."""
         self._settings = settings
         self._clients = clients or AwsClients()
+        self._span = span
         self._keys: KeyResolver | None = None
         self._lock = threading.Lock()
         self._model: LoadedModel | None = None
@@ -112,7 +123,7 @@ class ModelHolder:
         try:
             if self._keys is None:
                 self._keys = KeyResolver(self._clients, UserKeySource.from_settings(self._settings))
-            return load_model(self._settings, self._clients, self._keys)
+            return load_model(self._settings, self._clients, self._keys, Steps(self._span))
         except DetectorError as exc:
             if self._keys is not None:
                 self._keys.clear_cache()  # a corrected secret is read at the next attempt
@@ -131,23 +142,26 @@ class ModelHolder:
             ) from exc
 
 
-def load_model(settings: Settings, clients: AwsClients, keys: KeyResolver) -> LoadedModel:
+def load_model(
+    settings: Settings, clients: AwsClients, keys: KeyResolver, steps: Steps | None = None
+) -> LoadedModel:
     """Fetch, open and start the model named by ``settings.model_uri``; logs the timings."""
     uri = settings.model_uri
     if not uri:
         raise ConfigurationError(f"{MODEL_URI} is not set: nothing to load")
-    timings: dict[str, float] = {}
+    steps = steps or Steps()
+    timings = steps.timings
     started = time.perf_counter()
     header: artifact.Header | None
     if uri.startswith("s3://"):
         fetched, model, header = _open_from_s3(
-            S3Location.parse(uri), settings, clients, keys, timings
+            S3Location.parse(uri), settings, clients, keys, steps
         )
     else:
-        fetched, model, header = _open_local(Path(uri), keys, timings)
+        fetched, model, header = _open_local(Path(uri), keys, steps)
     # Only where the bytes came from is kept: the sealed bytes go before the session comes.
     fetched = replace(fetched, data=b"")
-    detector = _timed(timings, "session", lambda: _detector(model, header, settings))
+    detector = steps.run("session", lambda: _detector(model, header, settings))
     timings["total"] = round((time.perf_counter() - started) * 1000, 3)
     loaded = LoadedModel(
         detector=detector,
@@ -174,13 +188,13 @@ def load_model(settings: Settings, clients: AwsClients, keys: KeyResolver) -> Lo
 
 
 def _open_local(
-    path: Path, keys: KeyResolver, timings: dict[str, float]
+    path: Path, keys: KeyResolver, steps: Steps
 ) -> tuple[Fetched, bytes, artifact.Header | None]:
     """A sealed file, or a plain ``.onnx`` (development only: never from S3)."""
-    fetched = _timed(timings, "fetch", lambda: read_local(path))
+    fetched = steps.run("fetch", lambda: read_local(path))
     if path.suffix == ".onnx" and not fetched.data.startswith(artifact.MAGIC):
         return fetched, fetched.data, None
-    model, header = _open(fetched, keys, timings)
+    model, header = _open(fetched, keys, steps)
     return fetched, model, header
 
 
@@ -189,30 +203,30 @@ def _open_from_s3(
     settings: Settings,
     clients: AwsClients,
     keys: KeyResolver,
-    timings: dict[str, float],
+    steps: Steps,
 ) -> tuple[Fetched, bytes, artifact.Header]:
     """Open the sealed model from the cache if it is current and sound, else from S3."""
     cache = SealedCache(settings.model_cache_dir)
-    fetched = _timed(timings, "fetch", lambda: fetch_s3(clients.s3, location, cache))
+    fetched = steps.run("fetch", lambda: fetch_s3(clients.s3, location, cache))
     try:
-        model, header = _open(fetched, keys, timings)
+        model, header = _open(fetched, keys, steps)
     except ArtifactError:
         if fetched.fetched_from != "cache":
             raise
         # Something damaged the cached copy: drop it and take S3's.
         logger.warning("cached sealed model failed verification; fetching it again")
         cache.discard(location)
-        fetched = _timed(timings, "fetch", lambda: fetch_s3(clients.s3, location, cache))
-        model, header = _open(fetched, keys, timings)
+        fetched = steps.run("fetch", lambda: fetch_s3(clients.s3, location, cache))
+        model, header = _open(fetched, keys, steps)
     if fetched.fetched_from == "s3":
-        _timed(timings, "cache_write", lambda: cache.store(location, fetched))
+        steps.run("cache_write", lambda: cache.store(location, fetched))
     return fetched, model, header
 
 
-def _open(
-    fetched: Fetched, keys: KeyResolver, timings: dict[str, float]
-) -> tuple[bytes, artifact.Header]:
-    model = artifact.open_sealed(fetched.data, keys, timings_ms=timings)
+def _open(fetched: Fetched, keys: KeyResolver, steps: Steps) -> tuple[bytes, artifact.Header]:
+    # open_sealed times its own steps (read_header, unwrap_key, decrypt, decompress).
+    with steps.span("open_sealed"):
+        model = artifact.open_sealed(fetched.data, keys, timings_ms=steps.timings)
     return model, artifact.read_header(fetched.data)
 
 
@@ -330,8 +344,19 @@ def write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
-def _timed(timings: MutableMapping[str, float], step: str, action: Callable[[], T]) -> T:
-    started = time.perf_counter()
-    result = action()
-    timings[step] = round((time.perf_counter() - started) * 1000, 3)
-    return result
+class Steps:
+    """Times each cold-start step into ``timings`` (ms), each in a trace subsegment."""
+
+    def __init__(self, span: Span | None = None) -> None:
+        self.timings: dict[str, float] = {}
+        self._span = span
+
+    def span(self, name: str) -> AbstractContextManager[object]:
+        return self._span(f"## {name}") if self._span else nullcontext()
+
+    def run(self, step: str, action: Callable[[], T]) -> T:
+        started = time.perf_counter()
+        with self.span(step):
+            result = action()
+        self.timings[step] = round((time.perf_counter() - started) * 1000, 3)
+        return result

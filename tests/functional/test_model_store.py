@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -148,6 +150,34 @@ def test_every_cold_start_step_is_timed(clients, bucket, kms_sealed, settings):
     steps = {"fetch", "read_header", "unwrap_key", "decrypt", "decompress", "session"}
     assert steps | {"cache_write", "total"} == set(timings)
     assert timings["total"] >= sum(timings[step] for step in steps)
+
+
+def test_each_cold_start_step_runs_in_its_own_trace_subsegment(
+    clients, bucket, kms_sealed, settings
+):
+    # GIVEN a holder with a span opener that records what it opened, and when it closed
+    events: list[str] = []
+
+    @contextlib.contextmanager
+    def span(name: str) -> Iterator[None]:
+        events.append(f"open {name}")
+        yield
+        events.append(f"close {name}")
+
+    put(clients, kms_sealed)
+    # WHEN the model loads from S3
+    ModelHolder(settings, clients=clients, span=span).get()
+    # THEN fetch, the opening of the sealed bytes and the session each had a subsegment
+    assert events == [
+        "open ## fetch",
+        "close ## fetch",
+        "open ## open_sealed",
+        "close ## open_sealed",
+        "open ## cache_write",
+        "close ## cache_write",
+        "open ## session",
+        "close ## session",
+    ]
 
 
 class Collected(logging.Handler):

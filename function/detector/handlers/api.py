@@ -58,7 +58,9 @@ from detector.settings import Settings
 settings = Settings.from_env()
 logger, tracer, metrics = observability.powertools(settings)
 clients = AwsClients()
-model = MeasuredModel(ModelHolder(settings, clients=clients), tracer, metrics)
+model = MeasuredModel(
+    ModelHolder(settings, clients=clients, span=tracer.provider.in_subsegment), tracer, metrics
+)
 app = Router()  # type: ignore[no-untyped-call]  # Powertools leaves __init__ unannotated
 
 JPEG_MEDIA_TYPE = "image/jpeg"

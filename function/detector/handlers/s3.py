@@ -38,7 +38,9 @@ from detector.uploads import (
 settings = Settings.from_env()
 logger, tracer, metrics = observability.powertools(settings)
 clients = AwsClients()
-model = MeasuredModel(ModelHolder(settings, clients=clients), tracer, metrics)
+model = MeasuredModel(
+    ModelHolder(settings, clients=clients, span=tracer.provider.in_subsegment), tracer, metrics
+)
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
