@@ -6,6 +6,8 @@ handler's module-level objects here adds to the same trace and the same metric f
 
 from __future__ import annotations
 
+import warnings
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -21,6 +23,9 @@ def powertools(settings: Settings) -> tuple[Logger, Tracer, Metrics]:
     ``POWERTOOLS_LOG_LEVEL``, ...). Logs are JSON with the request id and cold-start flag;
     events are never logged: API events carry bearer tokens.
     """
+    # /health, the page and refused requests publish no metric by design; Powertools would
+    # warn on each of them, burying real warnings in the log.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
     return (
         Logger(service=settings.service_name),
         Tracer(service=settings.service_name),
