@@ -3,31 +3,31 @@
     .venv/bin/python infra/local_endpoint.py             # moto on 0.0.0.0:5000; Ctrl-C stops it
     sam local invoke DetectApi -e /tmp/detect.json       # samconfig.toml adds infra/env.json
 
-It starts moto's server (S3, KMS, Secrets Manager), creates the bucket, seals the sample
-model with a KMS key and uploads it where infra/env.json's MODEL_URI points, keeps a fresh
-JWT signing secret under the name its JWT_SECRET_ID gives, and prints a token. The
-container reaches the endpoint as host.docker.internal (samconfig.toml maps that name to
-the host), which is why the server listens on every interface by default: it holds only
-the sample model, dummy credentials and a throwaway secret.
+It starts moto's server (S3, KMS, Secrets Manager) through detector.local.s3server.LocalAws,
+creates the bucket, seals the sample model with a KMS key and uploads it where
+infra/env.json's MODEL_URI points, keeps a fresh JWT signing secret under the name its
+JWT_SECRET_ID gives, and prints a token. The container reaches the endpoint as
+host.docker.internal (samconfig.toml maps that name to the host), which is why the server
+listens on every interface by default: it holds only the sample model, dummy credentials
+and a throwaway secret.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import logging
-import os
 import secrets
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
 
 import boto3
 
 from detector import auth, cli, settings
 from detector.aws import S3Location
 from detector.local import samples
+from detector.local.s3server import LocalAws
 
 ENV_JSON = Path(__file__).with_name("env.json")
 MODEL_ID = "yolox-nano-local"
@@ -60,39 +60,22 @@ def seed(env: dict[str, str]) -> str:
     )
 
 
-def serve(host: str, port: int) -> tuple[Any, str]:
-    """moto's server on host:port; (server, the URL this process reaches it at)."""
-    from moto.server import ThreadedMotoServer  # noqa: PLC0415 - a dev dependency
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-    server.start()
-    _, bound_port = server.get_host_and_port()
-    return server, f"http://127.0.0.1:{bound_port}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default="0.0.0.0")
     parser.add_argument("--port", type=int, default=5000, help="the port infra/env.json names")
     args = parser.parse_args()
-    server, url = serve(args.host, args.port)
-    # Only moto accepts these credentials: nothing here can reach a real account.
-    os.environ.update(
-        AWS_ENDPOINT_URL=url,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-    )
-    token = seed(function_env())
-    image = samples.sample_image_path()
-    print(f"local endpoint on {args.host}:{args.port}, seeded for infra/env.json. Then:")
-    print(f"  detector event api --kind http --image {image} --token {token} -o /tmp/detect.json")
-    print("  sam local invoke DetectApi -e /tmp/detect.json")
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        server.stop()
+    # Only moto accepts LocalAws's credentials: nothing here can reach a real account.
+    with LocalAws(host=args.host, port=args.port) as aws, aws.activated():
+        token = seed(function_env())
+        image = samples.sample_image_path()
+        print(f"local endpoint on {args.host}:{args.port}, seeded for infra/env.json. Then:")
+        print(
+            f"  detector event api --kind http --image {image} --token {token} -o /tmp/detect.json"
+        )
+        print("  sam local invoke DetectApi -e /tmp/detect.json")
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
 
 
 if __name__ == "__main__":

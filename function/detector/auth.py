@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import jwt
@@ -298,6 +299,37 @@ def issue_token(
     claims.update({name: value for name, value in optional.items() if value})
     headers = {"kid": key_id} if key_id else None
     return jwt.encode(claims, key, algorithm=algorithm, headers=headers)
+
+
+def mint_token(
+    *,
+    subject: str,
+    key_file: Path | None = None,
+    secret: str | None = None,
+    scope: str | None = None,
+    ttl_seconds: int = 3600,
+    issuer: str | None = None,
+    audience: str | None = None,
+    key_id: str | None = None,
+) -> str:
+    """``issue_token`` for local work: what is not given comes from the settings.
+
+    The key is the PEM in ``key_file``, else ``secret``, else JWT_SECRET; issuer and audience
+    default to JWT_ISSUER and JWT_AUDIENCE.
+    """
+    settings = Settings.from_env()
+    key = key_file.read_text() if key_file else secret or settings.jwt_secret
+    if not key:
+        raise ConfigurationError("give --secret, --key, or set JWT_SECRET")
+    return issue_token(
+        key,
+        subject=subject,
+        scope=scope or None,
+        ttl_seconds=ttl_seconds,
+        issuer=issuer or settings.jwt_issuer,
+        audience=audience or settings.jwt_audience,
+        key_id=key_id,
+    )
 
 
 def _key_source(

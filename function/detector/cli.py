@@ -6,9 +6,6 @@ Local-only subcommands import ``detector.local`` lazily so the runtime never loa
 from __future__ import annotations
 
 import argparse
-import base64
-import contextlib
-import importlib
 import json
 import os
 import sys
@@ -16,20 +13,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from detector.auth import issue_token
-from detector.errors import ConfigurationError, DetectorError
-from detector.settings import Settings
+from detector.errors import DetectorError
 
 if TYPE_CHECKING:
     from detector.keys import UserKeySource
 
 Command = Callable[[argparse.Namespace], int]
-
-
-class FileReadError(DetectorError):
-    """A file named on the command line could not be read."""
-
-    code = "unreadable_file"
 
 
 EXIT_OK = 0
@@ -61,6 +50,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     return command(args)
 
 
+def _run(
+    name: str,
+    action: Callable[[], int | None],
+    *,
+    failed: int = 1,
+    errors: tuple[type[Exception], ...] = (DetectorError,),
+) -> int:
+    """The action's exit code (None: 0); a typed error is one line on stderr and exit ``failed``."""
+    try:
+        return action() or EXIT_OK
+    except errors as error:
+        print(f"{name}: {getattr(error, 'message', error)}", file=sys.stderr)
+        return failed
+
+
+def _output(result: object, output: Path | None = None) -> int:
+    """Write the result (JSON unless it is text) to ``output`` or stdout; exit code 0."""
+    text = (result if isinstance(result, str) else json.dumps(result, indent=2)) + "\n"
+    if output:
+        output.write_text(text)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
 # --- detect --------------------------------------------------------------------------------
 def _add_detect(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
@@ -82,39 +96,28 @@ def _add_detect(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def _detect(args: argparse.Namespace) -> int:
-    from detector.engine import DetectOptions, Detector  # noqa: PLC0415 - keep --help fast
-    from detector.families import parse_names  # noqa: PLC0415
+    from detector import batch  # noqa: PLC0415 - keep --help fast
+    from detector.engine import DetectOptions  # noqa: PLC0415
 
-    try:
-        options = DetectOptions(
-            conf=args.conf, iou=args.iou, max_det=args.max_det, agnostic=args.agnostic
-        )
-        names = parse_names(_read(args.names).decode("utf-8", "replace")) if args.names else None
-        detector = Detector.from_bytes(
-            _read(args.model), family=args.family, names=names, threads=args.threads
-        )
-    except DetectorError as exc:
-        print(f"detector: {exc.message}", file=sys.stderr)
-        return EXIT_UNUSABLE
-    failed = False
-    for path in args.images:
-        line: dict[str, object] = {"image": str(path)}
-        try:
-            result = detector.detect(_read(path), options)
-        except DetectorError as exc:
-            failed = True
-            line["error"] = {"code": exc.code, "message": exc.message}
-        else:
-            line.update(result.to_json(detector.info.class_names))
-        print(json.dumps(line), flush=True)
-    return EXIT_SOME_FAILED if failed else EXIT_OK
-
-
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise FileReadError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return _run(
+        "detector",
+        lambda: (
+            EXIT_OK
+            if batch.detect_files(
+                args.model,
+                args.images,
+                out=sys.stdout,
+                options=DetectOptions(
+                    conf=args.conf, iou=args.iou, max_det=args.max_det, agnostic=args.agnostic
+                ),
+                names_file=args.names,
+                family=args.family,
+                threads=args.threads,
+            )
+            else EXIT_SOME_FAILED
+        ),
+        failed=EXIT_UNUSABLE,
+    )
 
 
 # --- token ------------------------------------------------------------------------------------
@@ -138,37 +141,27 @@ def _add_token(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _token(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
-    key = args.key.read_text() if args.key else args.secret or settings.jwt_secret
-    if not key:
-        print("detector token: give --secret, --key, or set JWT_SECRET", file=sys.stderr)
-        return 2
-    try:
-        token = issue_token(
-            key,
-            subject=args.sub,
-            scope=args.scope or None,
-            ttl_seconds=args.ttl,
-            issuer=args.iss or settings.jwt_issuer,
-            audience=args.aud or settings.jwt_audience,
-            key_id=args.kid,
-        )
-    except DetectorError as error:
-        print(f"detector token: {error.message}", file=sys.stderr)
-        return 2
-    print(token)
-    return 0
+    from detector.auth import mint_token  # noqa: PLC0415 - keep --help fast
+
+    return _run(
+        "detector token",
+        lambda: _output(
+            mint_token(
+                subject=args.sub,
+                key_file=args.key,
+                secret=args.secret,
+                scope=args.scope,
+                ttl_seconds=args.ttl,
+                issuer=args.iss,
+                audience=args.aud,
+                key_id=args.kid,
+            )
+        ),
+        failed=2,
+    )
 
 
 # --- event ------------------------------------------------------------------------------------
-IMAGE_TYPES = {
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".png": "image/png",
-    ".webp": "image/webp",
-}
-
-
 def _add_event(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "event",
@@ -221,81 +214,39 @@ def _event_api(args: argparse.Namespace) -> int:
     from detector.local import events  # noqa: PLC0415 - local tooling, loaded on demand
 
     options = dict(item.split("=", 1) for item in args.option)
-    body: bytes | None = None
-    content_type = None
-    query = options
-    if args.image and not args.json:
-        body, content_type = args.image.read_bytes(), _image_type(args.image)
-    elif args.image or args.s3:
-        document: dict[str, object] = dict(options)
-        if args.image:
-            document["image"] = base64.b64encode(args.image.read_bytes()).decode()
-        else:
-            bucket, _, key = args.s3.partition("/")
-            document["s3"] = {"bucket": bucket, "key": key}
-        body, content_type, query = json.dumps(document).encode(), "application/json", {}
-    event = events.api_event(
-        args.kind,
-        args.method or ("POST" if body is not None else "GET"),
-        args.path,
-        body=body,
-        content_type=content_type,
-        token=None if args.no_token else _event_token(args),
-        query=query,
-        headers={"accept": args.accept} if args.accept else None,
-    )
-    return _write_event(event, args.output)
-
-
-def _event_token(args: argparse.Namespace) -> str | None:
-    if args.token:
-        return str(args.token)
-    secret = args.secret or Settings.from_env().jwt_secret
-    settings = Settings.from_env()
-    if not secret:
-        return None
-    return issue_token(
-        secret,
-        subject="local",
-        scope=settings.jwt_required_scope or "detect",
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
+    return _run(
+        "detector event",
+        lambda: _output(
+            events.request_event(
+                args.kind,
+                method=args.method,
+                path=args.path,
+                image=args.image,
+                s3=args.s3,
+                as_json=args.json,
+                options=options,
+                accept=args.accept,
+                token=args.token,
+                secret=args.secret,
+                send_token=not args.no_token,
+            ),
+            args.output,
+        ),
     )
 
 
 def _event_s3(args: argparse.Namespace) -> int:
     from detector.local import events  # noqa: PLC0415 - local tooling, loaded on demand
 
-    shape = {
-        "bucket": args.bucket,
-        "key": args.key,
-        "size": args.size,
-        "etag": args.etag,
-        "version_id": args.version_id,
-    }
-    if args.via == "eventbridge":
-        event = events.eventbridge_event(**shape)
-    else:
-        event = events.s3_notification(**shape)
-        if args.via == "sqs":
-            event = events.sqs_event([event])
-    return _write_event(event, args.output)
-
-
-def _image_type(path: Path) -> str:
-    media_type = IMAGE_TYPES.get(path.suffix.lower())
-    if media_type is None:
-        raise SystemExit(f"detector event: {path.suffix} is not .jpg, .png or .webp")
-    return media_type
-
-
-def _write_event(event: dict[str, object], output: Path | None) -> int:
-    text = json.dumps(event, indent=2) + "\n"
-    if output:
-        output.write_text(text)
-    else:
-        sys.stdout.write(text)
-    return 0
+    event = events.upload_event(
+        args.via,
+        args.bucket,
+        args.key,
+        size=args.size,
+        etag=args.etag,
+        version_id=args.version_id,
+    )
+    return _output(event, args.output)
 
 
 # --- invoke -----------------------------------------------------------------------------------
@@ -316,22 +267,9 @@ def _add_invoke(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def _invoke(args: argparse.Namespace) -> int:
-    from detector.local.context import LocalContext  # noqa: PLC0415 - local tooling
-    from detector.local.events import handler_kind  # noqa: PLC0415
+    from detector.local import invoke  # noqa: PLC0415 - local tooling
 
-    text = sys.stdin.read() if str(args.event) == "-" else args.event.read_text()
-    event = json.loads(text)
-    # The function's own output (JSON logs, EMF metrics) goes to stderr, as in `sam local
-    # invoke`, so stdout holds only the response.
-    with contextlib.redirect_stdout(sys.stderr):
-        module = f"detector.handlers.{args.handler or handler_kind(event)}"
-        response = importlib.import_module(module).lambda_handler(event, LocalContext())
-    if args.body_out and isinstance(response, dict) and "body" in response:
-        body = response["body"]
-        raw = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode()
-        args.body_out.write_bytes(raw)
-    sys.stdout.write(json.dumps(response, indent=2) + "\n")
-    return 0
+    return _output(invoke.invoke(args.event, args.handler, body_out=args.body_out))
 
 
 # --- sealed models: pack, inspect, upload, keygen -------------------------------------------
@@ -360,19 +298,21 @@ def _pack(args: argparse.Namespace) -> int:
     from detector import sealing  # noqa: PLC0415 - keep --help fast
     from detector.artifact import Compression  # noqa: PLC0415
 
-    return _report(
-        "pack",
-        lambda: sealing.pack(
-            args.model,
-            args.output or args.model.with_suffix(".sealed"),
-            kms_key_id=args.kms_key_id,
-            user_key=_user_key_source(args),
-            names_file=args.names,
-            family=args.family,
-            model_id=args.model_id,
-            compression=Compression[args.compression.upper()],
-            level=args.level,
-            upload_to=args.upload,
+    return _run(
+        "detector pack",
+        lambda: _output(
+            sealing.pack(
+                args.model,
+                args.output or args.model.with_suffix(".sealed"),
+                kms_key_id=args.kms_key_id,
+                user_key=_user_key_source(args),
+                names_file=args.names,
+                family=args.family,
+                model_id=args.model_id,
+                compression=Compression[args.compression.upper()],
+                level=args.level,
+                upload_to=args.upload,
+            )
         ),
     )
 
@@ -393,9 +333,11 @@ def _add_inspect(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def _inspect(args: argparse.Namespace) -> int:
     from detector import sealing  # noqa: PLC0415 - keep --help fast
 
-    return _report(
-        "inspect",
-        lambda: sealing.inspect(args.sealed, verify=args.verify, user_key=_user_key_source(args)),
+    return _run(
+        "detector inspect",
+        lambda: _output(
+            sealing.inspect(args.sealed, verify=args.verify, user_key=_user_key_source(args))
+        ),
     )
 
 
@@ -409,7 +351,7 @@ def _add_upload(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 def _upload(args: argparse.Namespace) -> int:
     from detector import sealing  # noqa: PLC0415 - keep --help fast
 
-    return _report("upload", lambda: sealing.upload(args.sealed, args.uri))
+    return _run("detector upload", lambda: _output(sealing.upload(args.sealed, args.uri)))
 
 
 def _add_keygen(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -426,7 +368,7 @@ def _add_keygen(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 def _keygen(args: argparse.Namespace) -> int:
     from detector import sealing  # noqa: PLC0415 - keep --help fast
 
-    return _report("keygen", lambda: sealing.keygen(args.output))
+    return _run("detector keygen", lambda: _output(sealing.keygen(args.output)))
 
 
 def _add_user_key_options(group: argparse._MutuallyExclusiveGroup) -> None:
@@ -437,36 +379,14 @@ def _add_user_key_options(group: argparse._MutuallyExclusiveGroup) -> None:
 
 
 def _user_key_source(args: argparse.Namespace) -> UserKeySource | None:
-    from detector.keys import UserKeySource  # noqa: PLC0415 - keep --help fast
+    from detector import keys  # noqa: PLC0415 - keep --help fast
 
-    if args.key_file:
-        try:
-            return UserKeySource(value=args.key_file.read_text(), value_origin=str(args.key_file))
-        except OSError as exc:
-            raise ConfigurationError(f"cannot read {args.key_file}: {exc.strerror}") from None
-        except UnicodeDecodeError:
-            raise ConfigurationError(
-                f"{args.key_file} is not a key file: it should hold the base64 text of the key"
-            ) from None
-    if args.key_env:
-        value = os.environ.get(args.key_env)
-        if not value:
-            raise ConfigurationError(f"the environment variable {args.key_env} is not set")
-        return UserKeySource(value=value, value_origin=f"environment variable {args.key_env}")
-    if args.key_secret_id or args.key_parameter:
-        return UserKeySource(secret_id=args.key_secret_id, parameter=args.key_parameter)
-    return None
-
-
-def _report(name: str, action: Callable[[], object]) -> int:
-    """Print the result (JSON unless it is text), or the error; the exit code."""
-    try:
-        result = action()
-    except DetectorError as error:
-        print(f"detector {name}: {error.message}", file=sys.stderr)
-        return 1
-    print(result if isinstance(result, str) else json.dumps(result, indent=2))
-    return 0
+    return keys.UserKeySource.from_options(
+        key_file=args.key_file,
+        key_env=args.key_env,
+        secret_id=args.key_secret_id,
+        parameter=args.key_parameter,
+    )
 
 
 # --- local tooling (detector.local, imported lazily) -------------------------------------
@@ -483,14 +403,7 @@ def _add_fetch_samples(commands: argparse._SubParsersAction[argparse.ArgumentPar
 def _fetch_samples(args: argparse.Namespace) -> int:
     from detector.local import samples  # noqa: PLC0415 - local tooling
 
-    try:
-        print(f"model: {samples.sample_model_path()}")
-        print(f"image: {samples.sample_image_path()}")
-        print(f"names: {samples.sample_names_path()}")
-    except DetectorError as exc:
-        print(f"detector: {exc.message}", file=sys.stderr)
-        return 1
-    return 0
+    return _run("detector", lambda: samples.print_paths(sys.stdout))
 
 
 def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -510,19 +423,19 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _serve(args: argparse.Namespace) -> int:
     from detector.local import serve  # noqa: PLC0415 - local tooling
 
-    try:
+    def session() -> None:
         token = serve.configure(os.environ, model=args.model)
         server = serve.make_server(args.host, args.port, log=sys.stderr)
-    except (DetectorError, OSError) as exc:
-        print(f"detector serve: {getattr(exc, 'message', exc)}", file=sys.stderr)
-        return 1
-    print(f"Serving the API handler on {server.url} (the page: {server.url}/); Ctrl-C stops it.")
-    if token:
-        print(f"A token for this session (valid 1 hour):\n{token}")
-    sys.stdout.flush()
-    serve.serve_forever(server)
-    print("Stopped.")
-    return 0
+        print(
+            f"Serving the API handler on {server.url} (the page: {server.url}/); Ctrl-C stops it."
+        )
+        if token:
+            print(f"A token for this session (valid 1 hour):\n{token}")
+        sys.stdout.flush()
+        serve.serve_forever(server)
+        print("Stopped.")
+
+    return _run("detector serve", session, errors=(DetectorError, OSError))
 
 
 def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
@@ -97,6 +99,34 @@ class UserKeySource:
         if not any(sources):
             return None
         return cls(*sources)
+
+    @classmethod
+    def from_options(
+        cls,
+        *,
+        key_file: Path | None = None,
+        key_env: str | None = None,
+        secret_id: str | None = None,
+        parameter: str | None = None,
+    ) -> UserKeySource | None:
+        """The source the command line names (a file, a variable, a secret, a parameter)."""
+        if key_file:
+            try:
+                return cls(value=key_file.read_text(), value_origin=str(key_file))
+            except OSError as exc:
+                raise ConfigurationError(f"cannot read {key_file}: {exc.strerror}") from None
+            except UnicodeDecodeError:
+                raise ConfigurationError(
+                    f"{key_file} is not a key file: it should hold the base64 text of the key"
+                ) from None
+        if key_env:
+            value = os.environ.get(key_env)
+            if not value:
+                raise ConfigurationError(f"the environment variable {key_env} is not set")
+            return cls(value=value, value_origin=f"environment variable {key_env}")
+        if secret_id or parameter:
+            return cls(secret_id=secret_id, parameter=parameter)
+        return None
 
     def describe(self) -> str:
         if self.secret_id:

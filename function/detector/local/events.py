@@ -17,8 +17,13 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote_plus, urlencode
+
+from detector.auth import mint_token
+from detector.errors import BadRequestError
+from detector.settings import Settings
 
 ApiKind = Literal["rest", "http", "url"]
 API_KINDS: tuple[ApiKind, ...] = ("rest", "http", "url")
@@ -78,6 +83,93 @@ def api_event(
         now=now,
     )
     return _rest_event(request, stage) if kind == "rest" else _v2_event(kind, request)
+
+
+IMAGE_TYPES = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".webp": "image/webp",
+}
+
+
+def request_event(
+    kind: ApiKind,
+    *,
+    method: str | None = None,
+    path: str = "/detect",
+    image: Path | None = None,
+    s3: str | None = None,
+    as_json: bool = False,
+    options: Mapping[str, str] | None = None,
+    accept: str | None = None,
+    token: str | None = None,
+    secret: str | None = None,
+    send_token: bool = True,
+) -> dict[str, Any]:
+    """What ``detector event api`` writes: a request carrying an image file or an S3 object.
+
+    A raw ``image`` goes as the body with its options in the query string; as JSON (``as_json``
+    or ``s3``, "BUCKET/KEY") the options go in the document. ``token`` is sent as it is;
+    otherwise one is minted with ``secret`` (default: JWT_SECRET), if there is one.
+    """
+    options = dict(options or {})
+    body: bytes | None = None
+    content_type = None
+    query = options
+    if image and not as_json:
+        body, content_type = image.read_bytes(), image_type(image)
+    elif image or s3:
+        document: dict[str, object] = dict(options)
+        if image:
+            document["image"] = base64.b64encode(image.read_bytes()).decode()
+        else:
+            bucket, _, key = (s3 or "").partition("/")
+            document["s3"] = {"bucket": bucket, "key": key}
+        body, content_type, query = json.dumps(document).encode(), "application/json", {}
+    return api_event(
+        kind,
+        method or ("POST" if body is not None else "GET"),
+        path,
+        body=body,
+        content_type=content_type,
+        token=_bearer(token, secret) if send_token else None,
+        query=query,
+        headers={"accept": accept} if accept else None,
+    )
+
+
+def upload_event(
+    via: Literal["direct", "sqs", "eventbridge"],
+    bucket: str,
+    key: str,
+    *,
+    size: int = 0,
+    etag: str | None = None,
+    version_id: str | None = None,
+) -> dict[str, Any]:
+    """What ``detector event s3`` writes: an upload, as S3 sends it ``via`` that route."""
+    if via == "eventbridge":
+        return eventbridge_event(bucket, key, size=size, etag=etag, version_id=version_id)
+    event = s3_notification(bucket, key, size=size, etag=etag, version_id=version_id)
+    return sqs_event([event]) if via == "sqs" else event
+
+
+def image_type(path: Path) -> str:
+    """The media type of an image file, from its suffix."""
+    media_type = IMAGE_TYPES.get(path.suffix.lower())
+    if media_type is None:
+        raise BadRequestError(f"{path.suffix} is not .jpg, .png or .webp")
+    return media_type
+
+
+def _bearer(token: str | None, secret: str | None) -> str | None:
+    if token:
+        return token
+    settings = Settings.from_env()
+    if not (secret or settings.jwt_secret):
+        return None
+    return mint_token(secret=secret, subject="local", scope=settings.jwt_required_scope or "detect")
 
 
 def s3_notification(

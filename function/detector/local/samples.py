@@ -22,7 +22,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
 from detector.errors import DetectorError
 
@@ -173,6 +173,13 @@ def sample_names_path() -> Path:
         temp.write_text("\n".join(COCO_CLASSES) + "\n", encoding="utf-8")
         temp.replace(path)
     return path
+
+
+def print_paths(out: TextIO) -> None:
+    """What ``detector fetch-samples`` prints: each sample's path, found or fetched in turn."""
+    print(f"model: {sample_model_path()}", file=out)
+    print(f"image: {sample_image_path()}", file=out)
+    print(f"names: {sample_names_path()}", file=out)
 
 
 def coco_dir() -> Path:
