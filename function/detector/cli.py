@@ -423,19 +423,11 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _serve(args: argparse.Namespace) -> int:
     from detector.local import serve  # noqa: PLC0415 - local tooling
 
-    def session() -> None:
-        token = serve.configure(os.environ, model=args.model)
-        server = serve.make_server(args.host, args.port, log=sys.stderr)
-        print(
-            f"Serving the API handler on {server.url} (the page: {server.url}/); Ctrl-C stops it."
-        )
-        if token:
-            print(f"A token for this session (valid 1 hour):\n{token}")
-        sys.stdout.flush()
-        serve.serve_forever(server)
-        print("Stopped.")
-
-    return _run("detector serve", session, errors=(DetectorError, OSError))
+    return _run(
+        "detector serve",
+        lambda: serve.serve_session(os.environ, args.host, args.port, model=args.model),
+        errors=(DetectorError, OSError),
+    )
 
 
 def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

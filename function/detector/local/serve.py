@@ -366,6 +366,20 @@ def serve_forever(server: LocalApiServer) -> None:
         server.server_close()
 
 
+def serve_session(
+    environ: MutableMapping[str, str], host: str, port: int, *, model: Path | None = None
+) -> None:
+    """``detector serve``: configure, print where it serves (and a token), serve until stopped."""
+    token = configure(environ, model=model)
+    server = make_server(host, port, log=sys.stderr)
+    print(f"Serving the API handler on {server.url} (the page: {server.url}/); Ctrl-C stops it.")
+    if token:
+        print(f"A token for this session (valid 1 hour):\n{token}")
+    sys.stdout.flush()
+    serve_forever(server)
+    print("Stopped.")
+
+
 def _is_text(content_type: str) -> bool:
     media_type = content_type.partition(";")[0].strip().lower()
     return media_type.startswith(_TEXT_TYPES) or media_type.endswith(_TEXT_SUFFIXES)
