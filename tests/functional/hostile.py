@@ -10,8 +10,21 @@ import struct
 import zlib
 from pathlib import Path
 
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from PIL import Image
+
+
+def fuzz(examples: int) -> settings:
+    """A fixed number of examples from a fixed seed (derandomised), no per-example deadline."""
+    return settings(
+        max_examples=examples,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Prefixes that make a parser commit to a format before it meets the garbage behind them.

@@ -14,12 +14,13 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from detector.local import events
 from tests import tokens
 from tests.functional import hostile
+from tests.functional.hostile import fuzz
 from tests.lambdas import fresh_module
 
 KINDS = st.sampled_from(list(events.API_KINDS))
@@ -47,17 +48,6 @@ JSON_VALUES = st.recursive(
     ),
     max_leaves=8,
 )
-
-
-def fuzz(examples: int) -> settings:
-    """A fixed number of examples from a fixed seed (derandomised), no per-example deadline."""
-    return settings(
-        max_examples=examples,
-        derandomize=True,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
 
 
 @pytest.fixture

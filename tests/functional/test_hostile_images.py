@@ -13,27 +13,17 @@ import resource
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from detector import imageio
 from detector.engine import Detector
 from detector.errors import InvalidImageError, PayloadTooLargeError
 from tests.functional import hostile
+from tests.functional.hostile import fuzz
 
 REFUSALS = (InvalidImageError, PayloadTooLargeError)
 CAP = 50_000_000
-
-
-def fuzz(examples: int) -> settings:
-    """A fixed number of examples from a fixed seed (derandomised), no per-example deadline."""
-    return settings(
-        max_examples=examples,
-        derandomize=True,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
 
 
 @pytest.fixture(scope="module")

@@ -16,11 +16,12 @@ from typing import Any
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from detector.local import events
 from tests.functional import hostile
+from tests.functional.hostile import fuzz
 from tests.lambdas import fresh_module
 
 BUCKET = "hostile-uploads"
@@ -30,17 +31,6 @@ BUCKET = "hostile-uploads"
 KEY_TEXT = st.text(
     alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=60
 ).filter(lambda name: not name.endswith("/"))
-
-
-def fuzz(examples: int) -> settings:
-    """A fixed number of examples from a fixed seed (derandomised), no per-example deadline."""
-    return settings(
-        max_examples=examples,
-        derandomize=True,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
 
 
 @pytest.fixture

@@ -14,13 +14,14 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from detector.auth import TokenVerifier, issue_token
 from detector.errors import InvalidTokenError, UnauthorizedError
 from detector.settings import Settings
 from tests import tokens
+from tests.functional.hostile import fuzz
 
 ALGORITHMS = ["HS256", "HS384", "RS256", "ES256", "PS256", "EdDSA", "none", "None", ""]
 HEADER_NAMES = ["alg", "typ", "kid", "crit", "b64", "jku", "jwk", "x5u", "x5c", "cty", "zip"]
@@ -31,17 +32,6 @@ JSON_VALUES = st.recursive(
     ),
     max_leaves=6,
 )
-
-
-def fuzz(examples: int) -> settings:
-    """A fixed number of examples from a fixed seed (derandomised), no per-example deadline."""
-    return settings(
-        max_examples=examples,
-        derandomize=True,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow],
-    )
 
 
 def segment(value: Any) -> str:
