@@ -11,6 +11,7 @@ import warnings
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
+from detector.aws import AwsClients
 from detector.engine import DetectionResult, DetectOptions
 from detector.model_store import LoadedModel, ModelHolder
 from detector.settings import Settings
@@ -36,8 +37,11 @@ def powertools(settings: Settings) -> tuple[Logger, Tracer, Metrics]:
 class MeasuredModel:
     """Wraps the container's ``ModelHolder``: ``ModelLoadMs``, ``InferenceMs``, ``Detections``."""
 
-    def __init__(self, holder: ModelHolder, tracer: Tracer, metrics: Metrics) -> None:
-        self.holder = holder
+    def __init__(
+        self, settings: Settings, clients: AwsClients, tracer: Tracer, metrics: Metrics
+    ) -> None:
+        # Each cold-start step gets its own subsegment of this tracer's trace.
+        self.holder = ModelHolder(settings, clients=clients, span=tracer.provider.in_subsegment)
         self._tracer = tracer
         self._metrics = metrics
 

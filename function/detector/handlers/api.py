@@ -50,7 +50,6 @@ from detector.errors import (
     UnauthorizedError,
     UnsupportedMediaTypeError,
 )
-from detector.model_store import ModelHolder
 from detector.observability import MeasuredModel
 from detector.results import detection_document, error_document, model_document
 from detector.settings import Settings
@@ -58,9 +57,7 @@ from detector.settings import Settings
 settings = Settings.from_env()
 logger, tracer, metrics = observability.powertools(settings)
 clients = AwsClients()
-model = MeasuredModel(
-    ModelHolder(settings, clients=clients, span=tracer.provider.in_subsegment), tracer, metrics
-)
+model = MeasuredModel(settings, clients, tracer, metrics)
 app = Router()  # type: ignore[no-untyped-call]  # Powertools leaves __init__ unannotated
 
 JPEG_MEDIA_TYPE = "image/jpeg"

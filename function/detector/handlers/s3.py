@@ -22,7 +22,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from detector import observability
 from detector.aws import AwsClients
 from detector.errors import BadRequestError
-from detector.model_store import ModelHolder
 from detector.observability import MeasuredModel
 from detector.settings import Settings
 from detector.uploads import (
@@ -38,9 +37,7 @@ from detector.uploads import (
 settings = Settings.from_env()
 logger, tracer, metrics = observability.powertools(settings)
 clients = AwsClients()
-model = MeasuredModel(
-    ModelHolder(settings, clients=clients, span=tracer.provider.in_subsegment), tracer, metrics
-)
+model = MeasuredModel(settings, clients, tracer, metrics)
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
