@@ -103,6 +103,7 @@ class Detector:
         family: families.Family,
         *,
         max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+        resize_threads: preprocess.ResizeThreads | None = None,
     ) -> None:
         self.session = session
         self.family = family
@@ -110,6 +111,7 @@ class Detector:
         self._layout = layout
         self._max_image_pixels = max_image_pixels
         self._output_name = layout.output.name
+        self._resize_threads = resize_threads
 
     @classmethod
     def from_bytes(
@@ -123,14 +125,22 @@ class Detector:
     ) -> Detector:
         """Build the session from bytes in memory (the model never touches disk).
 
-        ``threads``: onnxruntime intra-op threads; default, the CPUs we may use. The
-        library's own default reads the machine's core count, which can crash or
-        oversubscribe inside a restricted cpuset such as Lambda's.
+        ``threads``: onnxruntime intra-op threads, and the threads the resize is split
+        across; default, the CPUs we may use. The library's own default reads the
+        machine's core count, which can crash or oversubscribe inside a restricted cpuset
+        such as Lambda's.
         """
         layout = families.resolve(read_graph(model), family=family, names=names)
         adapter = families.build(layout)  # before the costly session: fail fast
+        threads = threads or cpu_count()
         session = create_session(model, threads)
-        return cls(session, layout, adapter, max_image_pixels=max_image_pixels)
+        return cls(
+            session,
+            layout,
+            adapter,
+            max_image_pixels=max_image_pixels,
+            resize_threads=preprocess.ResizeThreads(threads) if threads > 1 else None,
+        )
 
     def detect(self, image: bytes, options: DetectOptions = DetectOptions()) -> DetectionResult:
         """Detect objects in encoded image bytes (JPEG, PNG or WebP).
@@ -159,7 +169,11 @@ class Detector:
     ) -> DetectionResult:
         decoded_at = time.perf_counter()
         tensor, transform = preprocess.letterbox(
-            decoded, self._layout.input_size, self.family.recipe, self._layout.input_dtype
+            decoded,
+            self._layout.input_size,
+            self.family.recipe,
+            self._layout.input_dtype,
+            self._resize_threads,
         )
         prepared_at = time.perf_counter()
         output = self._infer(tensor)
@@ -210,6 +224,9 @@ def create_session(model: bytes, threads: int | None = None) -> ort.InferenceSes
     options.intra_op_num_threads = threads or cpu_count()
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    # The intra-op threads spin between operators, which the model needs, but by default
+    # go on spinning after the run, on the CPUs the next image's decode and resize want.
+    options.add_session_config_entry("session.force_spinning_stop", "1")
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     try:
         return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])

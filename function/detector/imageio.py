@@ -102,9 +102,17 @@ def decode_oriented(data: bytes, *, max_pixels: int) -> Image.Image:
 
 
 def from_pil(image: Image.Image, *, max_pixels: int) -> DecodedImage:
-    """Wrap an already decoded image; its pixels are taken as already oriented."""
+    """Wrap an image; its pixels are taken as already oriented.
+
+    ``Image.open`` only reads the header: the pixels are loaded here, once, so a broken
+    file is an ``InvalidImageError`` and the resize's threads never race to load it.
+    """
     _check_pixels(image.width, image.height, max_pixels)
-    rgb = to_rgb(image)
+    try:
+        image.load()
+        rgb = to_rgb(image)
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise InvalidImageError(f"the image could not be decoded: {exc}") from None
     return DecodedImage(rgb, rgb.width, rgb.height, 1, (0.0, 0.0, rgb.width, rgb.height))
 
 

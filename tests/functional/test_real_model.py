@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from PIL import Image
@@ -88,3 +89,17 @@ def test_bad_images_raise_typed_errors(model_bytes, dog_jpg):
         small_cap.detect(b"GIF89a")
     with pytest.raises(PayloadTooLargeError):
         small_cap.detect_image(Image.open(dog_jpg))
+
+
+def test_detections_are_the_same_when_requests_share_the_resize_threads(detector, coco_dir):
+    # GIVEN several real photos, detected one at a time
+    images = [p.read_bytes() for p in sorted((coco_dir / "images").glob("*.jpg"))[:8]]
+    alone = [detector.detect(data) for data in images]
+    # WHEN the same photos are detected from four threads at once
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(detector.detect, images * 3))
+    # THEN every result is the one-at-a-time result
+    for index, result in enumerate(together):
+        expected = alone[index % len(images)]
+        assert result.detections.class_ids.tolist() == expected.detections.class_ids.tolist()
+        assert result.detections.boxes == pytest.approx(expected.detections.boxes, abs=1e-3)

@@ -38,6 +38,10 @@ def test_the_session_uses_the_cpus_we_may_run_on_unless_told():
     default = create_session(model)
     assert default.get_session_options().intra_op_num_threads == cpu_count()
     assert default.get_session_options().inter_op_num_threads == 1
+    # its threads stop spinning when a run ends, leaving the CPUs to the next decode
+    assert (
+        default.get_session_options().get_session_config_entry("session.force_spinning_stop") == "1"
+    )
     assert create_session(model, threads=1).get_session_options().intra_op_num_threads == 1
 
 

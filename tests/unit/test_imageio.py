@@ -149,3 +149,21 @@ def test_a_multi_picture_phone_jpeg_decodes_its_first_picture_reduced():
     decoded = imageio.decode(out.getvalue(), max_pixels=BIG, fit=(416, 416))
     assert decoded.image.size == (800, 600)
     assert np.asarray(decoded.image)[10, 10].tolist() == pytest.approx([200, 30, 60], abs=4)
+
+
+def test_a_lazily_opened_image_is_loaded_once_when_wrapped():
+    # GIVEN an image opened but not yet decoded (Image.open reads only the header)
+    lazy = Image.open(io.BytesIO(encode(solid(640, 480), "JPEG")))
+    # WHEN wrapped for detection
+    wrapped = imageio.from_pil(lazy, max_pixels=BIG)
+    # THEN its pixels are in memory: threads may share it without reading the file
+    assert wrapped.image.im is not None
+    pixel = wrapped.image.getpixel((320, 240))
+    assert isinstance(pixel, tuple) and pixel[0] > 150
+
+
+def test_a_truncated_image_opened_lazily_is_an_invalid_image():
+    data = encode(solid(640, 480), "PNG")
+    lazy = Image.open(io.BytesIO(data[: len(data) // 2]))
+    with pytest.raises(InvalidImageError, match="could not be decoded"):
+        imageio.from_pil(lazy, max_pixels=BIG)

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import io
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from detector import imageio
 from detector.preprocess import (
+    REDUCING_GAP,
     ULTRALYTICS_RECIPE,
     YOLOX_RECIPE,
     Placement,
+    ResizeThreads,
     Transform,
     letterbox,
     place,
+    resample,
 )
 from tests.unit.images import encode, solid
 
@@ -127,3 +135,91 @@ def test_a_reduced_jpeg_decode_keeps_the_full_size_geometry():
     assert transform == Transform(0.13, 0.13, 0, 0, 3200, 2400)
     assert (tensor[0, :, 312:] == 114).all()
     assert (tensor[0, 2, :312] > 150).all()  # the solid colour's red, through the JPEG
+
+
+class CountingThreads(ResizeThreads):
+    """Real threads that also record how many bands each pass was cut into."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(count)
+        self.bands: list[int] = []
+
+    def map(self, function: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        self.bands.append(len(items))
+        return super().map(function, items)
+
+
+def noise(width: int, height: int, seed: int = 0) -> Image.Image:
+    # Noise makes every filter tap count: a one-grey-level slip anywhere shows.
+    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    return Image.fromarray(pixels)
+
+
+@pytest.mark.parametrize("count", [2, 3, 6])
+@pytest.mark.parametrize(
+    ("size", "out", "box", "passes"),
+    [
+        ((640, 480), (416, 312), None, 2),  # a COCO photo into YOLOX-Nano
+        ((480, 640), (312, 416), None, 2),  # portrait
+        ((427, 640), (277, 416), None, 2),  # sizes with remainders
+        ((500, 375), (416, 312), (0, 0, 499.5, 374.25), 2),  # a DCT-reduced decode's box
+        ((130, 200), (416, 640), None, 2),  # enlarging
+        ((640, 480), (640, 312), None, 1),  # only vertically
+        ((640, 480), (416, 480), None, 1),  # only horizontally
+        ((640, 480), (640, 480), (0.5, 0.25, 640, 480), 2),  # same size, shifted box
+    ],
+)
+def test_a_resize_split_across_threads_is_byte_for_byte_pillows(size, out, box, passes, count):
+    # GIVEN a noisy image
+    image = noise(*size)
+    box = box or (0, 0, *size)
+    # WHEN it is resized in bands on real threads
+    threads = CountingThreads(count)
+    split = resample(image, out, box, threads)
+    # THEN every byte is what one Pillow call gives
+    whole = image.resize(out, Image.Resampling.BILINEAR, box=box, reducing_gap=REDUCING_GAP)
+    assert split.size == out and split.mode == "RGB"
+    assert np.array_equal(np.asarray(split), np.asarray(whole))
+    # AND the work really was split, in each pass that was needed
+    assert len(threads.bands) == passes
+    assert all(bands >= 2 for bands in threads.bands)
+
+
+@pytest.mark.parametrize(
+    ("size", "out"),
+    [
+        ((3000, 2000), (416, 277)),  # over twice too big: Pillow reduces first, in one call
+        ((90, 60), (40, 27)),  # too small to be worth a thread
+    ],
+)
+def test_a_resize_not_worth_splitting_is_still_pillows(size, out):
+    image = noise(size[0], size[1], seed=1)
+    threads = CountingThreads(2)
+    split = resample(image, out, (0, 0, *size), threads)
+    whole = image.resize(out, Image.Resampling.BILINEAR, reducing_gap=REDUCING_GAP)
+    assert np.array_equal(np.asarray(split), np.asarray(whole))
+    assert threads.bands == []  # no pass was handed to a thread
+
+
+@pytest.mark.parametrize("orientation", [1, 3, 6, 8])
+@pytest.mark.parametrize("recipe", [YOLOX_RECIPE, ULTRALYTICS_RECIPE])
+def test_a_threaded_letterbox_gives_the_same_tensor(orientation, recipe):
+    # GIVEN a photo-sized JPEG, turned by its EXIF orientation
+    data = encode(noise(640, 480, seed=2), "JPEG", orientation=orientation, quality=90)
+    decoded = imageio.decode(data, max_pixels=BIG, fit=(416, 416))
+    # WHEN letterboxed with and without threads
+    alone, transform = letterbox(decoded, (416, 416), recipe)
+    threaded, threaded_transform = letterbox(decoded, (416, 416), recipe, threads=ResizeThreads(2))
+    # THEN the tensors are identical
+    assert np.array_equal(alone, threaded)
+    assert transform == threaded_transform
+
+
+def test_a_lazily_opened_image_is_resized_in_bands_without_a_loading_race():
+    # GIVEN a JPEG opened but not decoded, as Image.open leaves it
+    data = encode(noise(640, 480, seed=3), "JPEG", quality=90)
+    expected = Image.open(io.BytesIO(data)).resize((416, 312), Image.Resampling.BILINEAR)
+    for _ in range(20):  # a race shows up as a truncated-file error or wrong pixels
+        lazy = Image.open(io.BytesIO(data))
+        split = resample(lazy, (416, 312), (0, 0, 640, 480), ResizeThreads(2))
+        assert np.array_equal(np.asarray(split), np.asarray(expected))
