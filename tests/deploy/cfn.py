@@ -7,7 +7,10 @@ from typing import Any
 
 
 def evaluate(node: Any, values: dict[str, str]) -> Any:
-    """The value of a template expression (Ref, GetAtt, Sub, Select, Split, conditions)."""
+    """The value of a template expression (Ref, GetAtt, Sub, Select, Split, If, conditions).
+
+    Fn::If reads its condition's value from `values` (see with_conditions).
+    """
     if isinstance(node, list):
         return [evaluate(item, values) for item in node]
     if not isinstance(node, dict):
@@ -27,6 +30,9 @@ def evaluate(node: Any, values: dict[str, str]) -> Any:
         text, variables = (sub, {}) if isinstance(sub, str) else sub
         scope = {**values, **{name: evaluate(v, values) for name, v in variables.items()}}
         return re.sub(r"\$\{([^}!]+)\}", lambda match: scope[match.group(1)], text)
+    if "Fn::If" in node:
+        condition, if_true, if_false = node["Fn::If"]
+        return evaluate(if_true if values[condition] else if_false, values)
     if "Fn::Equals" in node:
         left, right = evaluate(node["Fn::Equals"], values)
         return left == right
@@ -40,11 +46,26 @@ def evaluate(node: Any, values: dict[str, str]) -> Any:
     return {key: evaluate(value, values) for key, value in node.items()}
 
 
-def branches(items: list[Any]) -> list[Any]:
-    """A list with each Fn::If item replaced by its branches that are not AWS::NoValue."""
+def with_conditions(template: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
+    """The values with the template's conditions evaluated under them, for Fn::If."""
+    conditions = template["Conditions"].items()
+    return values | {name: evaluate(condition, values) for name, condition in conditions}
+
+
+def branches(items: list[Any], values: dict[str, Any] | None = None) -> list[Any]:
+    """A list with each Fn::If item replaced by its branches that are not AWS::NoValue.
+
+    Every branch, or with `values` (conditions included) only the branch they choose.
+    """
     expanded = []
     for item in items:
-        options = item["Fn::If"][1:] if isinstance(item, dict) and "Fn::If" in item else [item]
+        options = [item]
+        if isinstance(item, dict) and "Fn::If" in item:
+            condition, if_true, if_false = item["Fn::If"]
+            if values is None:
+                options = [if_true, if_false]
+            else:
+                options = [if_true if values[condition] else if_false]
         expanded += [option for option in options if option != {"Ref": "AWS::NoValue"}]
     return expanded
 

@@ -65,6 +65,7 @@ def deployed(local_aws: LocalAws, model_path: Path, coco_dir: Path, dog_jpg: Pat
 TEMPLATE_VALUES = {
     "ModelUri": f"s3://{BUCKET}/{MODEL_KEY}",
     "ModelKeySecretName": "",  # the model is sealed with KMS
+    "ModelKeyParameterName": "",
     "JwtSecretName": JWT_SECRET_NAME,
     "JwtJwksUrl": "",
     "JwtIssuer": "",

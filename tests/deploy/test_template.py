@@ -15,7 +15,7 @@ import pytest
 
 from detector import artifact, settings
 from detector.settings import Settings
-from tests.deploy.cfn import as_list, branches, evaluate, function_environment
+from tests.deploy.cfn import as_list, branches, evaluate, function_environment, with_conditions
 from tests.deploy.conftest import REPO_ROOT
 
 FUNCTIONS = ("DetectApi", "DetectUploads")
@@ -28,7 +28,6 @@ FOREIGN_PREFIXES = ("AWS_", "POWERTOOLS_")
 LEFT_TO_DEFAULTS = {
     settings.MODEL_FAMILY: "the sealed header names the family",
     settings.MODEL_NAMES_FILE: "the sealed header carries the class names",
-    settings.MODEL_KEY_PARAMETER: "the template offers the KMS and Secrets Manager key modes",
     settings.MODEL_KEY_B64: "local development only: a key in the environment",
     settings.MODEL_CACHE_DIR: "the default is under /tmp, Lambda's only writable folder",
     settings.ORT_THREADS: "the code counts the CPUs the function may use",
@@ -67,9 +66,17 @@ PARAMETERS = {
     "ModelId": "yolox-nano-v3",
     "ModelKmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
     "ModelKeySecretName": "detector/model-key",
+    "ModelKeyParameterName": "/detector/model-key",
     "JwtSecretName": "detector/jwt",
+    "ApiReservedConcurrency": "",
     "UploadsBucket.Arn": "arn:aws:s3:::detector-uploads-123456789012-1a2b3c4d",
     "UploadQueue.Arn": "arn:aws:sqs:us-east-1:123456789012:uploads",
+}
+# The template parameter of each model key mode, and the one action that reads its key.
+KEY_MODES = {
+    "ModelKmsKeyArn": "kms:Decrypt",
+    "ModelKeySecretName": "secretsmanager:GetSecretValue",
+    "ModelKeyParameterName": "ssm:GetParameter",
 }
 AWS_MANAGED_POLICIES = {
     # CloudWatch Logs, which Lambda writes to, and X-Ray for Tracing: Active
@@ -100,17 +107,23 @@ def broken_rules(template: dict[str, Any], values: dict[str, str]) -> list[str]:
     return messages
 
 
-def role_statements(transformed: dict[str, Any], function: str) -> list[dict[str, Any]]:
-    """Every statement the function's role may carry, under any parameter values."""
+def role_statements(
+    transformed: dict[str, Any], function: str, values: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Every statement the function's role may carry: under any parameter values, or with
+    `values` (conditions included, see with_conditions) under those."""
     resources = transformed["Resources"]
     role = resources[resources[function]["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]
-    documents = [policy["PolicyDocument"] for policy in branches(role.get("Policies", []))]
+    policies = branches(role.get("Policies", []), values)
+    documents = [policy["PolicyDocument"] for policy in policies]
     for arn in role["ManagedPolicyArns"]:
         if isinstance(arn, dict):
             documents.append(resources[arn["Ref"]]["Properties"]["PolicyDocument"])
         else:
             assert arn in AWS_MANAGED_POLICIES, f"{function} gets the managed policy {arn}"
-    return [statement for document in documents for statement in branches(document["Statement"])]
+    return [
+        statement for document in documents for statement in branches(document["Statement"], values)
+    ]
 
 
 def statements_allowing(transformed, function: str, action: str) -> list[dict[str, Any]]:
@@ -175,10 +188,11 @@ def test_only_the_upload_function_writes_to_s3(sam_template):
 
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_roles_allow_no_wildcard_actions_or_resources(sam_template, function):
+    values = with_conditions(sam_template["template"], PARAMETERS)
     for statement in role_statements(sam_template["transformed"], function):
         assert statement["Effect"] == "Allow"
         assert not [action for action in as_list(statement["Action"]) if "*" in action]
-        for resource in as_list(evaluate(statement["Resource"], PARAMETERS)):
+        for resource in as_list(evaluate(statement["Resource"], values)):
             # only object keys under a prefix may end in *, never a whole bucket or service
             assert resource != "*"
             assert not resource.endswith(":::*") and not re.search(r":::[^/]+/\*$", resource)
@@ -244,6 +258,82 @@ def test_secrets_are_read_by_name_only(sam_template, function, secrets):
     }
 
 
+@pytest.mark.parametrize("function", FUNCTIONS)
+@pytest.mark.parametrize("mode", KEY_MODES)
+def test_each_key_mode_lets_the_functions_read_its_own_key_and_no_other(
+    sam_template, function, mode
+):
+    # GIVEN parameters that choose this key mode only (and JWKS, so no JWT secret either)
+    unset = {other: "" for other in KEY_MODES if other != mode} | {"JwtSecretName": ""}
+    values = with_conditions(sam_template["template"], PARAMETERS | unset)
+
+    # WHEN the role is read under the conditions those parameters decide
+    statements = role_statements(sam_template["transformed"], function, values)
+
+    # THEN of the actions that read a model key, only this mode's is granted
+    granted = {action for statement in statements for action in as_list(statement["Action"])}
+    assert granted & set(KEY_MODES.values()) == {KEY_MODES[mode]}
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+@pytest.mark.parametrize(
+    "name",
+    ["/detector/model-key", "/model-key", "detector-model-key"],
+)
+def test_the_model_key_parameter_is_read_by_its_arn_with_or_without_a_leading_slash(
+    sam_template, function, name
+):
+    # GIVEN a hierarchical name ("/path/name") or a plain one ("name")
+    values = with_conditions(sam_template["template"], PARAMETERS | {"ModelKeyParameterName": name})
+
+    [read] = statements_allowing(sam_template["transformed"], function, "ssm:GetParameter")
+
+    # THEN the role reads exactly that parameter, whose ARN names it without a leading slash
+    assert as_list(read["Action"]) == ["ssm:GetParameter"]
+    assert evaluate(read["Resource"], values) == (
+        f"arn:aws:ssm:us-east-1:123456789012:parameter/{name.removeprefix('/')}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "accepted"),
+    [
+        ("", True),
+        ("detector-model-key", True),
+        ("/detector/model-key", True),
+        ("/models/yolox_nano.key-1", True),
+        ("detector/model-key", False),  # SSM: a hierarchy starts with "/"
+        ("/detector//model-key", False),
+        ("/detector/model-key/", False),
+        ("model key", False),
+        ("arn:aws:ssm:us-east-1:123456789012:parameter/detector/model-key", False),
+    ],
+)
+def test_the_model_key_parameter_name_must_be_one_ssm_accepts(sam_template, name, accepted):
+    pattern = sam_template["template"]["Parameters"]["ModelKeyParameterName"]["AllowedPattern"]
+
+    assert bool(re.fullmatch(pattern, name)) is accepted
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_the_user_managed_key_modes_reach_the_functions_environment(sam_template, function):
+    env = function_environment(sam_template["transformed"], function)
+
+    assert env[settings.MODEL_KEY_SECRET_ID] == {"Ref": "ModelKeySecretName"}
+    assert env[settings.MODEL_KEY_PARAMETER] == {"Ref": "ModelKeyParameterName"}
+
+
+def test_every_key_mode_is_an_optional_parameter_of_the_model_group(sam_template):
+    template = sam_template["template"]
+    groups = template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+
+    [model] = [group for group in groups if group["Label"]["default"] == "Model"]
+
+    assert set(KEY_MODES) <= set(model["Parameters"])
+    # optional each, so that the rule, not a prompt, asks for exactly one of them
+    assert all(template["Parameters"][mode]["Default"] == "" for mode in KEY_MODES)
+
+
 def test_the_upload_queue_hands_failures_to_a_dead_letter_queue_one_record_at_a_time(sam_template):
     resources = sam_template["transformed"]["Resources"]
     queue = resources["UploadQueue"]["Properties"]
@@ -291,9 +381,11 @@ KMS_AND_JWT_SECRET = {
     "ModelKmsKeyArn": PARAMETERS["ModelKmsKeyArn"],
     "ModelId": "yolox-nano-v3",
     "ModelKeySecretName": "",
+    "ModelKeyParameterName": "",
     "JwtSecretName": "detector/jwt",
     "JwtJwksUrl": "",
 }
+OWN_KEY = {"ModelKmsKeyArn": "", "ModelId": ""}
 
 
 @pytest.mark.parametrize(
@@ -305,9 +397,15 @@ KMS_AND_JWT_SECRET = {
             | {"JwtJwksUrl": "https://idp.example.com/.well-known/jwks.json"},
             None,
         ),
+        (OWN_KEY | {"ModelKeyParameterName": "/detector/model-key"}, None),
+        (OWN_KEY | {"ModelKeyParameterName": "detector-model-key"}, None),
         ({"ModelId": ""}, "With ModelKmsKeyArn, set ModelId"),
-        ({"ModelKeySecretName": "detector/model-key"}, "exactly one of ModelKmsKeyArn"),
-        ({"ModelKmsKeyArn": ""}, "exactly one of ModelKmsKeyArn"),
+        ({"ModelKeySecretName": "detector/model-key"}, "more than one is set"),
+        ({"ModelKeyParameterName": "/detector/model-key"}, "more than one is set"),
+        (OWN_KEY | {"ModelKeySecretName": "k", "ModelKeyParameterName": "/k"}, "more than one"),
+        ({"ModelKeySecretName": "k", "ModelKeyParameterName": "/k"}, "more than one is set"),
+        ({"ModelKmsKeyArn": ""}, "none is set"),
+        (OWN_KEY, "none is set"),
         ({"JwtJwksUrl": "https://idp.example.com/jwks"}, "exactly one of JwtSecretName"),
         ({"JwtSecretName": ""}, "exactly one of JwtSecretName"),
     ],
