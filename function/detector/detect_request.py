@@ -14,12 +14,13 @@ ids only once the model (and so its class list) is known: :meth:`DetectRequest.o
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+
+import pybase64
 
 from detector.aws import S3Location
 from detector.engine import DetectOptions
@@ -164,7 +165,7 @@ def _base64_image(value: Any, max_bytes: int) -> bytes:
     if value.startswith("data:") and "," in value:
         value = value.split(",", 1)[1]
     try:
-        return base64.b64decode(value, validate=True)
+        return pybase64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
         raise BadRequestError('"image" is not valid base64') from None
 
@@ -189,7 +190,7 @@ def _body_bytes(body: str | None, is_base64: bool, max_bytes: int) -> bytes:
         if _decoded_size(body) > max_bytes:
             raise PayloadTooLargeError(f"the request body is over the limit of {max_bytes} bytes")
         try:
-            return base64.b64decode(body, validate=True)
+            return pybase64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):
             raise BadRequestError("the request body is not valid base64") from None
     raw = body.encode("utf-8", "surrogateescape")

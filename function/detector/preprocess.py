@@ -196,50 +196,43 @@ def resample(
     if threads is None or factor_x > 1 or factor_y > 1:  # Pillow reduces first: one call
         return image.resize(size, Image.Resampling.BILINEAR, box=box, reducing_gap=REDUCING_GAP)
     if width != image.width or (x0, x1) != (0, image.width):
-        image = _in_bands(
-            image,
-            threads,
-            rows=True,
-            width=width,
-            resize_band=lambda band: band.resize(
-                (width, band.height), Image.Resampling.BILINEAR, box=(x0, 0, x1, band.height)
-            ),
-        )
+        image = _one_pass(image, threads, horizontal=True, length=width, span=(x0, x1))
     if height != image.height or (y0, y1) != (0, image.height):
-        image = _in_bands(
-            image,
-            threads,
-            rows=False,
-            height=height,
-            resize_band=lambda band: band.resize(
-                (band.width, height), Image.Resampling.BILINEAR, box=(0, y0, band.width, y1)
-            ),
-        )
+        image = _one_pass(image, threads, horizontal=False, length=height, span=(y0, y1))
     return image
 
 
-def _in_bands(
+def _one_pass(
     image: Image.Image,
     threads: ResizeThreads,
     *,
-    rows: bool,
-    resize_band: Callable[[Image.Image], Image.Image],
-    width: int | None = None,
-    height: int | None = None,
+    horizontal: bool,
+    length: int,
+    span: tuple[float, float],
 ) -> Image.Image:
-    """One resampling pass, run on bands of rows (or columns) and pasted back together."""
-    length = image.height if rows else image.width
-    parts = min(threads.count, length // MIN_BAND)
+    """Resample along one axis only, from ``span`` to ``length`` pixels, in bands cut
+    across the other axis, pasted back together."""
+    start, end = span
+
+    def resize_band(band: Image.Image) -> Image.Image:
+        if horizontal:
+            size, box = (length, band.height), (start, 0.0, end, float(band.height))
+        else:
+            size, box = (band.width, length), (0.0, start, float(band.width), end)
+        return band.resize(size, Image.Resampling.BILINEAR, box=box)
+
+    across = image.height if horizontal else image.width
+    parts = min(threads.count, across // MIN_BAND)
     if parts < 2:
         return resize_band(image)
     image.load()  # a lazily opened image would be loaded by every thread at once
-    edges = [length * part // parts for part in range(parts + 1)]
+    edges = [across * part // parts for part in range(parts + 1)]
     regions = [
-        (0, start, image.width, end) if rows else (start, 0, end, image.height)
-        for start, end in itertools.pairwise(edges)
+        (0, first, image.width, last) if horizontal else (first, 0, last, image.height)
+        for first, last in itertools.pairwise(edges)
     ]
     bands = threads.map(lambda region: resize_band(image.crop(region)), regions)
-    joined = Image.new(image.mode, (width or image.width, height or image.height))
+    joined = Image.new(image.mode, (length, image.height) if horizontal else (image.width, length))
     for region, band in zip(regions, bands, strict=True):
         joined.paste(band, region[:2])
     return joined

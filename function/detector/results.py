@@ -5,8 +5,9 @@ One place for their shape, so the API response, the S3 result file and the CLI a
 
 from __future__ import annotations
 
-import base64
 from typing import Any
+
+import pybase64
 
 from detector.aws import ObjectInfo, S3Location
 from detector.engine import DetectionResult
@@ -48,7 +49,7 @@ def detection_document(
     """
     document = {**result.to_json(class_names(model)), "model": model_reference(model)}
     if annotated_jpeg is not None:
-        document["annotated_image"] = base64.b64encode(annotated_jpeg).decode()
+        document["annotated_image"] = pybase64.b64encode_as_string(annotated_jpeg)
     if request_id is not None:
         document["request_id"] = request_id
     return document

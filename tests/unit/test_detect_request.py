@@ -146,6 +146,46 @@ def test_a_body_that_is_not_valid_base64_is_a_bad_request() -> None:
         )
 
 
+def test_every_body_length_decodes_as_the_standard_library_encoded_it() -> None:
+    # GIVEN bodies of every length modulo 3 and across SIMD block sizes (pybase64 decodes
+    # 32 or 64 characters at a time, then the tail), raw and inside JSON
+    payload = bytes(range(256)) * 4
+    for length in range(1, 200):
+        body = payload[length : 2 * length]
+        in_json = as_json({"image": base64.b64encode(body).decode()})
+        # THEN what comes out is what the standard library encoded, byte for byte
+        assert parse(body, "image/jpeg").image == body
+        assert parse(in_json, "application/json").image == body
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "QUJD\n",  # a line break: MIME base64, not what API Gateway sends
+        " QUJD",
+        "QU JD",
+        "QQ=",  # short padding
+        "QQ",  # no padding
+        "QQ==QQ==",  # padding in the middle
+        "-_-_",  # the URL-safe alphabet
+        "QUJ\u00e9",  # not ASCII
+        "QUJD\x00",
+        "QUJD====",  # excess padding: the standard library lets it pass, we do not
+    ],
+)
+def test_base64_that_is_not_strictly_valid_is_a_bad_request(text: str) -> None:
+    as_raw_body = {"body": text, "content_type": "image/jpeg"}
+    as_json_image = {
+        "body": base64.b64encode(as_json({"image": text})).decode(),
+        "content_type": "application/json",
+    }
+    for request in (as_raw_body, as_json_image):
+        with pytest.raises(BadRequestError, match="base64"):
+            parse_detect_request(
+                **request, is_base64=True, query={}, accept=None, settings=SETTINGS
+            )
+
+
 @pytest.mark.parametrize(
     "content_type", [None, "", "text/plain", "image/gif", "multipart/form-data"]
 )
