@@ -1,9 +1,10 @@
 """Benchmarks that print figures: run ``python infra/bench.py`` from the repository root.
 
-Each section is one function returning rows (``Row``); ``main`` runs the sections asked
-for, prints one table and writes every row to a JSON file. Ratios are always measured side
-by side in one run, interleaved image by image, because the machine is shared and noisy:
-two figures taken minutes apart say little about each other.
+The one benchmark entry point. Each section is one function returning rows (``Row``);
+``main`` runs the sections asked for, prints one table and writes every row to a JSON
+file. Ratios are always measured side by side in one run, interleaved image by image,
+because the machine is shared and noisy: two figures taken minutes apart say little about
+each other.
 
 Sections:
 - ``engine``: median end-to-end time per image (bytes in → detections out) against the
@@ -14,13 +15,25 @@ Sections:
   local S3 endpoint (moto's server on 127.0.0.1), key unwrap (KMS there), decrypt,
   decompress, session, first detection; the plain ``.onnx`` from a file alternating with
   it as the baseline. Also the peak RSS of those processes (``memory`` rows).
+- ``keys``: model loading step by step per key mode and compressor (KMS, Secrets Manager,
+  SSM; zstd, zlib; a warm /tmp cache) against the plain ``.onnx``, a fresh ``ModelHolder``
+  per cold start in this process, AWS answered in-process by moto (so "fetch" is a memory
+  copy, not a transfer, and imports are not counted: ``cold`` has those).
 - ``warm``: the real API handler, API event in → response out, p50/p90/p99 on COCO JPEGs,
   1920x1080 and 12 MP JPEGs and a PNG, against the engine alone and ``session.run`` alone,
-  with one thread and with all CPUs (a fresh process each).
+  with one thread and with all CPUs (a fresh process each); and the same request answered
+  with the annotated JPEG instead of JSON.
+- ``auth``: one bearer-token verification per key type (HS256 secret, RS256 and ES256 PEM
+  keys, a JWKS served on 127.0.0.1 after its first fetch).
+- ``sealed``: sealing and opening a payload of ``--mib`` random MiB (2200 shows the format
+  past the 2 GiB one AES-GCM call can take): time, throughput and the peak allocation
+  while opening, against the payload's size.
 - ``cost``: USD per million images at 1769 MB, x86_64 and arm64, from the warm means.
 
     python infra/bench.py                      # everything (about 10 minutes on 2 CPUs)
     python infra/bench.py cold warm cost --cold-starts 3 --rounds 1 --out build/b.json
+    python infra/bench.py keys --cold-starts 9
+    python infra/bench.py sealed --mib 2200
 """
 
 from __future__ import annotations
@@ -34,26 +47,41 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "function"))
-sys.path.insert(0, str(REPO / "infra"))
+sys.path.insert(0, str(REPO))  # infra.bench_probe, and tests' keys and tokens for ``auth``
 
-import bench_probe  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from detector import imageio, preprocess  # noqa: E402
+from detector import imageio, keys, preprocess  # noqa: E402
+from detector.artifact import (  # noqa: E402
+    Compression,
+    DataKey,
+    ModelMetadata,
+    open_sealed,
+    read_header,
+    seal,
+)
+from detector.auth import TokenVerifier, issue_token  # noqa: E402
+from detector.aws import AwsClients  # noqa: E402
 from detector.engine import Detector, cpu_count  # noqa: E402
 from detector.local import samples  # noqa: E402
+from detector.sealing import describe_model  # noqa: E402
+from detector.settings import Settings  # noqa: E402
+from infra import bench_probe  # noqa: E402
 
 TWELVE_MP = (4000, 3000)
 PROBE = Path(bench_probe.__file__)
 PROBE_TIMEOUT_S = 600
 WARM_SAMPLES = 64  # per case and round: single images are repeated to this many
+AUTH_VERIFICATIONS_PER_ROUND = 100  # one verification takes about 0.1 ms
+MIB = 1 << 20
 BENCH_SECRET = "bench-only-secret-" + "0" * 32  # a local token secret, nothing else
 LAMBDA_MEMORY_MB = 1769  # one full vCPU
 # us-east-1 on-demand, first pricing tier: aws.amazon.com/lambda/pricing as transcribed by
@@ -83,21 +111,17 @@ def median_ms(samples_s: Sequence[float]) -> float:
 
 
 def interleaved(
-    cases: Sequence[object],
-    first: Callable[[object], None],
-    second: Callable[[object], None],
-    rounds: int,
-) -> tuple[list[float], list[float]]:
-    """Time ``first(case)`` and ``second(case)`` alternately on every case, ``rounds`` times."""
-    times_first: list[float] = []
-    times_second: list[float] = []
+    cases: Sequence[object], runs: Sequence[Callable[[object], object]], rounds: int
+) -> list[list[float]]:
+    """Time every one of ``runs`` in turn on every case, ``rounds`` times: seconds per run."""
+    times: list[list[float]] = [[] for _ in runs]
     for _ in range(rounds):
         for case in cases:
-            for run, times in ((first, times_first), (second, times_second)):
+            for run, taken in zip(runs, times, strict=True):
                 start = time.perf_counter()
                 run(case)
-                times.append(time.perf_counter() - start)
-    return times_first, times_second
+                taken.append(time.perf_counter() - start)
+    return times
 
 
 def _engine_pair(
@@ -128,7 +152,7 @@ def _engine_pair(
         end_to_end(data)
         session_run(data)
     stages.clear()
-    e2e, run = interleaved(images, end_to_end, session_run, rounds)
+    e2e, run = interleaved(images, (end_to_end, session_run), rounds)
     e2e_ms, run_ms = median_ms(e2e), median_ms(run)
     decode_ms = statistics.median(stages["decode"])
     return [
@@ -182,7 +206,7 @@ def threads_section(rounds: int = 3) -> list[Row]:
     for data in coco[:3]:  # warm-up
         single.detect(data)
         every.detect(data)
-    one, many = interleaved(coco, single.detect, every.detect, rounds)  # type: ignore[arg-type]
+    one, many = interleaved(coco, (single.detect, every.detect), rounds)  # type: ignore[arg-type]
     case = f"coco-val64, end-to-end (this machine: {everyone} CPUs, shared)"
     return [
         Row("threads", case, "median, 1 thread", median_ms(one), "ms"),
@@ -196,7 +220,7 @@ def bench_images(folder: Path) -> dict[str, list[Path]]:
     source = samples.sample_image_path()
     with Image.open(source) as image:
         picture = image.convert("RGB")
-    made = {}
+    made: dict[str, list[Path]] = {}
     for name, size, fmt in (
         ("1920x1080 JPEG", (1920, 1080), "JPEG"),
         ("12 MP JPEG (4000x3000)", TWELVE_MP, "JPEG"),
@@ -248,16 +272,20 @@ def probe_env(threads: int, **extra: str) -> dict[str, str]:
     return env
 
 
+def sample_metadata(model: bytes) -> ModelMetadata:
+    """What ``detector pack`` seals with the sample model and its COCO names."""
+    return describe_model(
+        model,
+        names_file=samples.sample_names_path(),
+        family=None,
+        model_id="yolox-nano-bench",
+        default_id="yolox-nano-bench",
+    )
+
+
 def seal_to_local_s3(local: Any, model: bytes) -> str:
     """Seal ``model`` under a fresh KMS key on the local endpoint, upload it: its URI."""
-    from detector import keys  # noqa: PLC0415
-    from detector.artifact import ModelMetadata, seal  # noqa: PLC0415
-    from detector.engine import inspect_model  # noqa: PLC0415
-    from detector.families import parse_names  # noqa: PLC0415
-
-    info = inspect_model(model)
-    names = parse_names(samples.sample_names_path().read_text())
-    metadata = ModelMetadata(info.family, info.input_size, names, "yolox-nano-bench")
+    metadata = sample_metadata(model)
     kms, s3 = local.client("kms"), local.client("s3")
     key_id = kms.create_key(Description="bench")["KeyMetadata"]["Arn"]
     sealed = seal(model, keys.kms_data_key(kms, key_id, metadata.model_id), metadata)
@@ -266,20 +294,23 @@ def seal_to_local_s3(local: Any, model: bytes) -> str:
     return "s3://models/yolox_nano.sealed"
 
 
-COLD_STEPS = (
-    "imports",
-    "fetch",
-    "read_header",
-    "unwrap_key",
-    "decrypt",
-    "decompress",
-    "session",
-    "first_detection",
-    "cold_start",
-)
-
-
 SEALING_STEPS = ("read_header", "unwrap_key", "decrypt", "decompress")
+LOAD_STEPS = ("fetch", *SEALING_STEPS, "session")  # as ``LoadedModel.timings_ms`` names them
+COLD_STEPS = ("imports", *LOAD_STEPS, "first_detection", "cold_start")
+KEY_STEPS = (*LOAD_STEPS, "cache_write", "total")
+PLAIN = "plain .onnx from disk"
+
+
+def step_medians(
+    section: str, timings: dict[str, list[dict[str, Any]]], steps: Sequence[str]
+) -> list[Row]:
+    """The median of each step per case, for the steps that every run of the case has."""
+    return [
+        Row(section, case, f"median {step}", statistics.median(run[step] for run in runs), "ms")
+        for case, runs in timings.items()
+        for step in steps
+        if runs and all(step in run for run in runs)
+    ]
 
 
 def cold_start_section(rounds: int = 5, threads: int = 1) -> list[Row]:
@@ -301,14 +332,8 @@ def cold_start_section(rounds: int = 5, threads: int = 1) -> list[Row]:
             plain = probe_env(threads, MODEL_URI=str(model_path))
             for name, env in (("sealed, S3 + KMS", sealed), ("plain file", plain)):
                 runs[name].append(probe(["cold", *map(str, images)], env))
-    rows = []
-    for name, reports in runs.items():
-        for step in COLD_STEPS:
-            values = [r[step] if step in r else r["steps"].get(step) for r in reports]
-            if None not in values:
-                rows.append(
-                    Row("cold start", name, f"median {step}", statistics.median(values), "ms")
-                )
+    flat = {name: [{**r["steps"], **r} for r in reports] for name, reports in runs.items()}
+    rows = step_medians("cold start", flat, COLD_STEPS)
     sealed_ms, plain_ms = (statistics.median(r["cold_start"] for r in runs[name]) for name in runs)
     # What sealing itself costs, apart from where the bytes come from (S3 or a file).
     opening_ms = statistics.median(
@@ -344,22 +369,115 @@ def cold_start_section(rounds: int = 5, threads: int = 1) -> list[Row]:
     return rows
 
 
+def keys_section(runs: int = 5, threads: int = 1) -> list[Row]:
+    """Model loading per key mode and compressor against the plain ``.onnx``, step by step.
+
+    Each cold start is a fresh ``ModelHolder`` in this process, with an empty cache (but
+    for the /tmp cache case); the cases take turns in every run. AWS is moto, in process.
+    """
+    import boto3  # noqa: PLC0415
+    from moto import mock_aws  # noqa: PLC0415
+
+    with mock_aws(), tempfile.TemporaryDirectory() as folder:
+        clients = AwsClients(session=boto3.session.Session(region_name="us-east-1"))
+        cases = key_cases(clients, threads)
+        timings: dict[str, list[dict[str, float]]] = {name: [] for name in cases}
+
+        def cold_start(name: str) -> Callable[[object], object]:
+            settings, warm_cache = cases[name]
+            return lambda _: timings[name].append(
+                load_cold(settings, Path(folder), warm_cache, clients)
+            )
+
+        cold_start(PLAIN)(None)  # warm-up: the first session in a process costs more
+        timings[PLAIN].clear()
+        interleaved([None], [cold_start(name) for name in cases], runs)
+    rows = step_medians("keys", timings, KEY_STEPS)
+    plain_ms = statistics.median(sample["total"] for sample in timings[PLAIN])
+    for name, samples_of in timings.items():
+        if name != PLAIN:
+            total_ms = statistics.median(sample["total"] for sample in samples_of)
+            rows.append(Row("keys", name, "ratio total / plain .onnx", total_ms / plain_ms, "x"))
+    return rows
+
+
+def key_cases(clients: AwsClients, threads: int) -> dict[str, tuple[Settings, bool]]:
+    """Per case: the settings of a cold start, and whether its /tmp cache is warm.
+
+    The sample model is sealed under a KMS key, and under a user key kept both in Secrets
+    Manager and as an SSM SecureString, and uploaded to (moto's) S3.
+    """
+    model_path = samples.sample_model_path()
+    model = model_path.read_bytes()
+    metadata = sample_metadata(model)
+    kms_key = clients.kms.create_key(Description="bench")["KeyMetadata"]["Arn"]
+    user_key = keys.generate_key()
+    encoded = keys.encode_key(user_key)
+    clients.secretsmanager.create_secret(Name="model-key", SecretString=encoded)
+    clients.ssm.put_parameter(Name="/model-key", Value=encoded, Type="SecureString")
+    clients.s3.create_bucket(Bucket="models")
+
+    def uploaded(name: str, compression: Compression, data_key: DataKey) -> str:
+        body = seal(model, data_key, metadata, compression=compression)
+        clients.s3.put_object(Bucket="models", Key=name, Body=body)
+        return f"s3://models/{name}"
+
+    kms_zstd = uploaded(
+        "zstd-kms", Compression.ZSTD, keys.kms_data_key(clients.kms, kms_key, metadata.model_id)
+    )
+    kms_zlib = uploaded(
+        "zlib-kms", Compression.ZLIB, keys.kms_data_key(clients.kms, kms_key, metadata.model_id)
+    )
+    user_zstd = uploaded("zstd-user", Compression.ZSTD, keys.user_data_key(user_key))
+    base = Settings.from_env({}, ort_threads=threads)
+    return {
+        PLAIN: (replace(base, model_uri=str(model_path)), False),
+        "sealed zstd, KMS, S3": (replace(base, model_uri=kms_zstd), False),
+        "sealed zlib, KMS, S3": (replace(base, model_uri=kms_zlib), False),
+        "sealed zstd, KMS, /tmp cache": (replace(base, model_uri=kms_zstd), True),
+        "sealed zstd, Secrets Manager, S3": (
+            replace(base, model_uri=user_zstd, model_key_secret_id="model-key"),
+            False,
+        ),
+        "sealed zstd, SSM SecureString, S3": (
+            replace(base, model_uri=user_zstd, model_key_parameter="/model-key"),
+            False,
+        ),
+    }
+
+
+def load_cold(
+    settings: Settings, folder: Path, warm_cache: bool, clients: AwsClients
+) -> dict[str, float]:
+    """One cold start's step timings: a new holder, its cache empty unless ``warm_cache``."""
+    from detector.model_store import ModelHolder  # noqa: PLC0415
+
+    cache = folder / "warm" if warm_cache else Path(tempfile.mkdtemp(dir=folder))
+    configured = replace(settings, model_cache_dir=cache)
+    if warm_cache:
+        ModelHolder(configured, clients=clients).get()
+    return ModelHolder(configured, clients=clients).get().timings_ms
+
+
 def percentile(values: Sequence[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
-def warm_section(rounds: int = 2, threads: Sequence[int] = (1,)) -> list[Row]:
+def warm_section(
+    rounds: int = 2, threads: Sequence[int] = (1,), samples_per_case: int = WARM_SAMPLES
+) -> list[Row]:
     """The real API handler (API event in → response out) against ``session.run`` alone.
 
     p50/p90/p99 per case, in a fresh process per thread count; the handler, the engine's
     ``detect`` and ``session.run`` are timed in turn on the same input, so the ratios are
-    side by side. Single-image cases are repeated to have as many samples as COCO.
+    side by side; so is the same request answered with the annotated JPEG instead of
+    JSON. Single-image cases are repeated to ``samples_per_case`` (COCO's are cut to it).
     """
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         cases = bench_images(Path(folder))
         specs = [
-            f"{name}={','.join(map(str, paths * max(1, WARM_SAMPLES // len(paths))))}"
+            f"{name}={','.join(map(str, (paths * samples_per_case)[:samples_per_case]))}"
             for name, paths in cases.items()
         ]
         for count in threads:
@@ -367,7 +485,7 @@ def warm_section(rounds: int = 2, threads: Sequence[int] = (1,)) -> list[Row]:
             report = probe(["warm", str(rounds), *specs], env)
             for name, figures in report["cases"].items():
                 handler, run = figures["handler_ms"], figures["session_run_ms"]
-                engine = figures["engine_ms"]
+                engine, drawn = figures["engine_ms"], figures["handler_jpeg_ms"]
                 case = f"{name}, {count} thread(s)"
                 goal = "<= 1.2" if name.startswith("coco") else ""
                 rows += [
@@ -380,24 +498,114 @@ def warm_section(rounds: int = 2, threads: Sequence[int] = (1,)) -> list[Row]:
                         Row("warm", case, f"session.run p{q}", percentile(run, q), "ms")
                         for q in (50, 90, 99)
                     ),
-                    Row(
-                        "warm",
-                        case,
-                        "ratio p50 handler / session.run",
-                        percentile(handler, 50) / percentile(run, 50),
-                        "x",
-                        goal,
-                    ),
+                    p50_ratio(case, "handler / session.run", handler, run, goal),
                     Row("warm", case, "engine detect p50", percentile(engine, 50), "ms"),
-                    Row(
-                        "warm",
-                        case,
-                        "ratio p50 handler / engine detect",
-                        percentile(handler, 50) / percentile(engine, 50),
-                        "x",
-                    ),
+                    p50_ratio(case, "handler / engine detect", handler, engine),
+                    Row("warm", case, "handler, JPEG answer p50", percentile(drawn, 50), "ms"),
+                    p50_ratio(case, "JPEG answer / JSON answer", drawn, handler),
                 ]
     return rows
+
+
+def p50_ratio(
+    case: str, label: str, over: Sequence[float], under: Sequence[float], goal: str = ""
+) -> Row:
+    """A warm row: the ratio of two p50s measured side by side."""
+    ratio = percentile(over, 50) / percentile(under, 50)
+    return Row("warm", case, f"ratio p50 {label}", ratio, "x", goal)
+
+
+def auth_section(rounds: int = 3) -> list[Row]:
+    """One bearer-token verification per key type, the types taking turns.
+
+    The JWKS is served on 127.0.0.1 and fetched once before the clock starts: what is
+    timed is a verification against the cached key set, as on a warm instance.
+    """
+    from tests import tokens  # noqa: PLC0415
+    from tests.jwks import serve_jwks  # noqa: PLC0415
+
+    rsa, ec = (
+        tokens.private_pem(tokens.rsa_private_key()),
+        tokens.private_pem(tokens.ec_private_key()),
+    )
+    with serve_jwks([tokens.public_jwk(tokens.rsa_private_key(), "rsa-1")]) as server:
+        cases = {
+            "HS256 secret": (Settings(jwt_secret=tokens.SECRET), tokens.hs256()),
+            "RS256 PEM": (
+                Settings(jwt_public_key=tokens.public_pem(tokens.rsa_private_key())),
+                issue_token(rsa, subject="bench", algorithm="RS256"),
+            ),
+            "ES256 PEM": (
+                Settings(jwt_public_key=tokens.public_pem(tokens.ec_private_key())),
+                issue_token(ec, subject="bench", algorithm="ES256"),
+            ),
+            "RS256 JWKS (cached)": (
+                Settings(jwt_jwks_url=server.url),
+                issue_token(rsa, subject="bench", algorithm="RS256", key_id="rsa-1"),
+            ),
+        }
+        runs = []
+        for settings, token in cases.values():
+            verifier = TokenVerifier.from_settings(settings)
+            header = f"Bearer {token}"
+            verifier.verify(header)  # warm-up: keys parsed, the JWKS fetched
+            runs.append(verifying(verifier, header))
+        times = interleaved([None], runs, rounds * AUTH_VERIFICATIONS_PER_ROUND)
+        if server.fetches != 1:
+            raise RuntimeError(f"the JWKS was fetched {server.fetches} times, not once")
+    return [
+        Row("auth", name, "median per verification", median_ms(taken) * 1000, "µs")
+        for name, taken in zip(cases, times, strict=True)
+    ]
+
+
+def verifying(verifier: TokenVerifier, header: str) -> Callable[[object], object]:
+    return lambda _: verifier.verify(header)
+
+
+def sealed_section(
+    mib: int = 256, compression: Compression = Compression.ZSTD, level: int = 1
+) -> list[Row]:
+    """Seal and open ``mib`` MiB of random bytes: times, throughput, peak allocation.
+
+    Random bytes stand in for a model's weights (float weights barely compress either);
+    no session is built, random bytes are not a model. The allocation peak while opening
+    is traced against the payload's size: the plaintext itself is the least it can be.
+    """
+    payload = os.urandom(mib * MIB)
+    key = keys.user_data_key(keys.generate_key())
+    metadata = ModelMetadata("yolox", (640, 640), (), "throughput")
+    started = time.perf_counter()
+    sealed = seal(payload, key, metadata, compression=compression, level=level)
+    seal_s = time.perf_counter() - started
+    header = read_header(sealed)
+    steps: dict[str, float] = {}
+    tracemalloc.start()
+    try:
+        opened = open_sealed(sealed, lambda _: key.plaintext, timings_ms=steps)
+        _, open_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    if opened != payload:
+        raise RuntimeError("the opened payload differs from the sealed one")
+    open_s = sum(steps.values()) / 1000
+    case = (
+        f"{mib} MiB random, {compression.name.lower()} level {level}, "
+        f"{header.chunk_count} chunk(s) of {header.chunk_size // MIB} MiB"
+    )
+    return [
+        Row("sealed", case, "seal", seal_s * 1000, "ms"),
+        Row("sealed", case, "seal throughput", mib / seal_s, "MiB/s"),
+        Row("sealed", case, "open", open_s * 1000, "ms"),
+        Row("sealed", case, "open throughput", mib / open_s, "MiB/s"),
+        # The header and the key (given here, not fetched) take microseconds: not shown.
+        *(
+            Row("sealed", case, f"  open step: {step}", steps[step], "ms")
+            for step in ("decrypt", "decompress")
+        ),
+        Row("sealed", case, "allocated at peak while opening", open_peak / MIB, "MiB"),
+        Row("sealed", case, "peak allocation / payload", open_peak / (mib * MIB), "x"),
+    ]
 
 
 def cost_section(rows: Sequence[Row]) -> list[Row]:
@@ -449,7 +657,14 @@ SECTIONS: dict[str, Callable[[argparse.Namespace, list[Row]], list[Row]]] = {
     "engine": lambda args, _: engine_section(rounds=args.rounds, threads=args.threads),
     "threads": lambda args, _: threads_section(rounds=args.rounds),
     "cold": lambda args, _: cold_start_section(rounds=args.cold_starts, threads=args.threads or 1),
-    "warm": lambda args, _: warm_section(rounds=args.rounds, threads=sorted({1, cpu_count()})),
+    "keys": lambda args, _: keys_section(runs=args.cold_starts, threads=args.threads or 1),
+    "warm": lambda args, _: warm_section(
+        rounds=args.rounds,
+        threads=[args.threads] if args.threads else sorted({1, cpu_count()}),
+        samples_per_case=args.warm_samples,
+    ),
+    "auth": lambda args, _: auth_section(rounds=args.rounds),
+    "sealed": lambda args, _: sealed_section(mib=args.mib),
     "cost": lambda _, rows: cost_section(rows),
 }
 
@@ -468,8 +683,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sections", nargs="*", metavar="SECTION", help=f"any of {list(SECTIONS)}")
     parser.add_argument("--rounds", type=int, default=3, help="passes over the images")
-    parser.add_argument("--cold-starts", type=int, default=5, help="fresh processes per variant")
-    parser.add_argument("--threads", type=int, help="onnxruntime threads (default: the CPUs)")
+    parser.add_argument(
+        "--cold-starts",
+        type=int,
+        default=5,
+        help="cold starts per variant (cold: fresh processes; keys: fresh model holders)",
+    )
+    parser.add_argument(
+        "--warm-samples", type=int, default=WARM_SAMPLES, help="warm: images per case and round"
+    )
+    parser.add_argument("--mib", type=int, default=256, help="sealed: payload size in MiB")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="onnxruntime threads (default: the CPUs for engine, 1 for cold and keys, "
+        "1 and the CPUs for warm)",
+    )
     parser.add_argument("--out", type=Path, default=REPO / "build" / "bench.json")
     args = parser.parse_args(argv)
     unknown = set(args.sections) - set(SECTIONS)

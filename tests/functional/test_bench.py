@@ -1,0 +1,180 @@
+"""A smoke test of ``infra/bench.py``: every section, at its smallest, still prints figures.
+
+It keeps the benchmark from rotting unseen; it asserts no timing (figures are read by
+people, side by side in one run, never checked against a bound here).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra import bench
+
+SMALLEST = [
+    *bench.SECTIONS,
+    "--rounds",
+    "1",
+    "--cold-starts",
+    "1",
+    "--warm-samples",
+    "2",
+    "--threads",
+    "1",
+    "--mib",
+    "4",
+]
+
+
+@pytest.fixture(scope="module")
+def rows(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    """The JSON rows of one run of every section with the smallest sizes."""
+    out = tmp_path_factory.mktemp("bench") / "bench.json"
+    assert bench.main([*SMALLEST, "--out", str(out)]) == 0
+    written: list[dict[str, Any]] = json.loads(out.read_text())["rows"]
+    return written
+
+
+def measured(rows: list[dict[str, Any]], section: str) -> set[tuple[str, str]]:
+    return {(row["case"], row["measured"].strip()) for row in rows if row["section"] == section}
+
+
+def missing(
+    figures: set[tuple[str, str]], cases: set[str] | tuple[str, ...], names: tuple[str, ...]
+) -> set[tuple[str, str]]:
+    """The (case, measured) pairs of every case with every name that are not in ``figures``."""
+    return {(case, name) for case in cases for name in names} - figures
+
+
+@pytest.mark.slow
+def test_every_section_reports_finite_figures_positive_but_for_differences(rows):
+    # GIVEN one run of every section at its smallest (the fixture)
+    # THEN every section printed rows, every figure is a number, and all but the
+    # differences of two medians (which noise may tip below zero) are above zero
+    assert {row["section"] for row in rows} == {
+        "engine",
+        "threads",
+        "cold start",
+        "memory",
+        "keys",
+        "warm",
+        "auth",
+        "sealed",
+        "cost",
+    }
+    for row in rows:
+        assert math.isfinite(row["value"]), row
+        if "difference" not in row["measured"]:
+            assert row["value"] > 0, row
+
+
+@pytest.mark.slow
+def test_the_engine_section_sets_end_to_end_against_session_run_per_case(rows):
+    assert not missing(
+        measured(rows, "engine"),
+        ("coco-val64 (64 JPEGs)", "12 MP JPEG (4000x3000)"),
+        (
+            "end-to-end median",
+            "session.run median",
+            "ratio end-to-end / session.run",
+            "stage median: decode",
+            "floor: 1 + decode / session.run",
+        ),
+    )
+
+
+@pytest.mark.slow
+def test_the_keys_section_times_every_key_mode_and_compressor_against_the_plain_model(rows):
+    figures = measured(rows, "keys")
+    sealed = {
+        "sealed zstd, KMS, S3",
+        "sealed zlib, KMS, S3",
+        "sealed zstd, KMS, /tmp cache",
+        "sealed zstd, Secrets Manager, S3",
+        "sealed zstd, SSM SecureString, S3",
+    }
+    assert {case for case, _ in figures} == {bench.PLAIN, *sealed}
+    assert not missing(
+        figures,
+        sealed,
+        (
+            "median unwrap_key",
+            "median decrypt",
+            "median decompress",
+            "median total",
+            "ratio total / plain .onnx",
+        ),
+    )
+    assert (bench.PLAIN, "median session") in figures
+
+
+@pytest.mark.slow
+def test_the_auth_section_times_one_verification_per_key_type(rows):
+    assert measured(rows, "auth") == {
+        (case, "median per verification")
+        for case in ("HS256 secret", "RS256 PEM", "ES256 PEM", "RS256 JWKS (cached)")
+    }
+
+
+@pytest.mark.slow
+def test_the_sealed_section_reports_times_and_the_peak_allocation_of_opening(rows):
+    names = {name for _, name in measured(rows, "sealed")}
+    assert names == {
+        "seal",
+        "seal throughput",
+        "open",
+        "open throughput",
+        "open step: decrypt",
+        "open step: decompress",
+        "allocated at peak while opening",
+        "peak allocation / payload",
+    }
+    (case,) = {case for case, _ in measured(rows, "sealed")}
+    assert case.startswith("4 MiB random, zstd level 1, ")
+
+
+@pytest.mark.slow
+def test_the_warm_section_answers_json_and_jpeg_per_image_kind(rows):
+    figures = measured(rows, "warm")
+    cases = {case for case, _ in figures}
+    assert len(cases) == 4  # COCO, 1080p, 12 MP, PNG; one thread
+    assert not missing(
+        figures,
+        cases,
+        (
+            "handler p50",
+            "handler p99",
+            "ratio p50 handler / session.run",
+            "ratio p50 handler / engine detect",
+            "handler, JPEG answer p50",
+            "ratio p50 JPEG answer / JSON answer",
+        ),
+    )
+
+
+@pytest.mark.slow
+def test_the_cold_section_reports_steps_memory_and_the_sealing_share(rows):
+    cold = measured(rows, "cold start")
+    for case in ("sealed, S3 + KMS", "plain file"):
+        assert (case, "median cold_start") in cold
+        assert (case, "median imports") in cold
+    assert ("sealed, S3 + KMS", "median unwrap_key") in cold
+    assert any(name == "sealing steps / plain cold start" for _, name in cold)
+    assert len(measured(rows, "memory")) == 4
+
+
+@pytest.mark.slow
+def test_the_cost_section_prices_each_warm_case_and_a_cold_start_per_architecture(rows):
+    cases = {case for case, _ in measured(rows, "cost")}
+    for architecture in ("x86_64", "arm64"):
+        assert f"{architecture}, one cold start" in cases
+        assert f"{architecture}, coco-val64 (64 JPEGs)" in cases
+
+
+def test_the_benchmark_refuses_an_unknown_section(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit):
+        bench.main(["nonsense", "--out", str(tmp_path / "b.json")])
