@@ -28,7 +28,7 @@ from aws_lambda_powertools import Logger
 
 from detector import artifact, aws
 from detector.aws import AwsClients, S3Location
-from detector.engine import Detector
+from detector.engine import Detector, cpu_count
 from detector.errors import (
     ArtifactError,
     ConfigurationError,
@@ -240,7 +240,7 @@ def _detector(model: bytes, header: artifact.Header | None, settings: Settings) 
         model,
         family=family,
         names=names,
-        threads=settings.ort_threads,
+        threads=settings.ort_threads or cpu_count(settings.lambda_memory_mb),
         max_image_pixels=settings.max_image_pixels,
     )
 

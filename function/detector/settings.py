@@ -24,6 +24,8 @@ MODEL_KEY_PARAMETER = "MODEL_KEY_PARAMETER"  # SSM SecureString holding the key
 MODEL_KEY_B64 = "MODEL_KEY_B64"  # the key itself, base64: local development only
 MODEL_CACHE_DIR = "MODEL_CACHE_DIR"  # where sealed (never plaintext) bytes are cached
 ORT_THREADS = "ORT_THREADS"  # onnxruntime intra-op threads; default: the CPUs we may use
+# Set by Lambda itself: the CPU time a function gets is in proportion to its memory.
+LAMBDA_MEMORY_MB = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
 # --- detection defaults ------------------------------------------------------------------
 CONF_THRESHOLD = "CONF_THRESHOLD"
 IOU_THRESHOLD = "IOU_THRESHOLD"
@@ -68,6 +70,7 @@ class Settings:
     model_key_b64: str | None = field(default=None, repr=False)
     model_cache_dir: Path = Path("/tmp/detector-cache")  # noqa: S108 - Lambda's only writable dir
     ort_threads: int | None = None
+    lambda_memory_mb: int | None = None
 
     conf: float = 0.25
     iou: float = 0.45
@@ -108,6 +111,7 @@ class Settings:
             model_key_b64=_text(env, MODEL_KEY_B64),
             model_cache_dir=_path(env, MODEL_CACHE_DIR) or cls.model_cache_dir,
             ort_threads=_optional_int(env, ORT_THREADS, minimum=1),
+            lambda_memory_mb=_optional_int(env, LAMBDA_MEMORY_MB, minimum=1),
             conf=_float(env, CONF_THRESHOLD, cls.conf),
             iou=_float(env, IOU_THRESHOLD, cls.iou),
             max_det=_int(env, MAX_DET, cls.max_det, minimum=1),

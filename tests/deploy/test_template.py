@@ -31,6 +31,7 @@ LEFT_TO_DEFAULTS = {
     settings.MODEL_KEY_B64: "local development only: a key in the environment",
     settings.MODEL_CACHE_DIR: "the default is under /tmp, Lambda's only writable folder",
     settings.ORT_THREADS: "the code counts the CPUs the function may use",
+    settings.LAMBDA_MEMORY_MB: "Lambda sets it from MemorySize",
     settings.CONF_THRESHOLD: "the product default; each request may override it",
     settings.IOU_THRESHOLD: "the product default; each request may override it",
     settings.MAX_DET: "the product default; each request may override it",

@@ -371,6 +371,27 @@ def test_a_plain_local_onnx_loads_for_development(model_path, coco_dir, dog_jpg,
 
 
 @pytest.mark.parametrize(
+    ("memory_mb", "ort_threads", "expected"),
+    [
+        ("1769", None, 1),  # one vCPU's worth: a second thread is only throttled
+        ("1024", None, 1),
+        ("1769", "2", 2),  # ORT_THREADS wins
+    ],
+)
+def test_a_lambda_function_runs_as_many_threads_as_its_memory_buys(
+    model_path, memory_mb, ort_threads, expected
+):
+    # GIVEN the environment Lambda sets, with the function's memory size
+    environment = {"MODEL_URI": str(model_path), "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": memory_mb}
+    if ort_threads:
+        environment["ORT_THREADS"] = ort_threads
+    # WHEN the model is loaded as on a cold start
+    session = ModelHolder(Settings.from_env(environment)).get().detector.session
+    # THEN onnxruntime runs that many threads
+    assert session.get_session_options().intra_op_num_threads == expected
+
+
+@pytest.mark.parametrize(
     ("environment", "problem"),
     [
         ({}, "MODEL_URI is not set"),
