@@ -460,6 +460,8 @@ def load_cold(
 
 
 def percentile(values: Sequence[float], q: int) -> float:
+    if len(values) == 1:  # statistics.quantiles wants two points; one sample is every quantile
+        return values[0]
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
@@ -700,7 +702,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "1 and the CPUs for warm)",
     )
     parser.add_argument("--out", type=Path, default=REPO / "build" / "bench.json")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     unknown = set(args.sections) - set(SECTIONS)
     if unknown:
         parser.error(f"unknown sections {sorted(unknown)}; known: {list(SECTIONS)}")
