@@ -95,12 +95,6 @@ def decode(data: bytes, *, max_pixels: int, fit: tuple[int, int] | None = None) 
     return DecodedImage(rgb, width, height, orientation, box)
 
 
-def decode_oriented(data: bytes, *, max_pixels: int) -> Image.Image:
-    """Full-resolution RGB image, turned as EXIF says: what a person sees."""
-    decoded = decode(data, max_pixels=max_pixels)
-    return decoded.oriented(decoded.image)
-
-
 def from_pil(image: Image.Image, *, max_pixels: int) -> DecodedImage:
     """Wrap an image; its pixels are taken as already oriented.
 

@@ -49,6 +49,7 @@ RESULTS_BUCKET = "RESULTS_BUCKET"  # default: the bucket the image came from
 RESULTS_PREFIX = "RESULTS_PREFIX"
 ANNOTATED_PREFIX = "ANNOTATED_PREFIX"
 ANNOTATE = "ANNOTATE"
+ANNOTATED_MAX_SIDE = "ANNOTATED_MAX_SIDE"  # pixels on the longest side; 0: full size
 # --- observability (Powertools reads its other POWERTOOLS_* variables itself) ------------
 SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
 METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
@@ -94,6 +95,7 @@ class Settings:
     results_prefix: str = "detections/"
     annotated_prefix: str = "annotated/"
     annotate: bool = False
+    annotated_max_side: int = 2048
 
     service_name: str = "detector"
     metrics_namespace: str = "ServerlessDetector"
@@ -132,6 +134,7 @@ class Settings:
             results_prefix=env.get(RESULTS_PREFIX, cls.results_prefix),
             annotated_prefix=env.get(ANNOTATED_PREFIX, cls.annotated_prefix),
             annotate=_bool(env, ANNOTATE, cls.annotate),
+            annotated_max_side=_int(env, ANNOTATED_MAX_SIDE, cls.annotated_max_side, minimum=0),
             service_name=_text(env, SERVICE_NAME) or cls.service_name,
             metrics_namespace=_text(env, METRICS_NAMESPACE) or cls.metrics_namespace,
         )

@@ -237,7 +237,13 @@ def _write_annotated(
     if not settings.annotate:
         return None
     target = annotated_location(upload, settings)
-    jpeg = annotate.draw(image, result, model.detector.info.class_names)
+    jpeg = annotate.draw(
+        image,
+        result,
+        model.detector.info.class_names,
+        max_side=settings.annotated_max_side,
+        max_pixels=settings.max_image_pixels,
+    )
     aws.put_object(s3, target, jpeg, content_type=JPEG_CONTENT_TYPE)
     return target
 

@@ -41,6 +41,7 @@ LEFT_TO_DEFAULTS = {
     settings.JWT_PUBLIC_KEY: "in AWS, RS256/ES256 keys come from JwtJwksUrl",
     settings.JWT_ALGORITHMS: "the code derives the allow-list from the key type",
     settings.JWT_LEEWAY_SECONDS: "the code's small default leeway",
+    settings.ANNOTATED_MAX_SIDE: "a 2048-pixel preview keeps API answers under 6 MB",
 }
 LEFT_TO_DEFAULTS_BY_FUNCTION = {
     "DetectApi": {

@@ -12,6 +12,7 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+import numpy as np
 import pytest
 from aws_lambda_powertools.metrics.provider.base import reset_cold_start_flag_provider
 from PIL import Image
@@ -244,6 +245,47 @@ def test_accept_image_jpeg_returns_the_annotated_image_itself(
     assert header(response, "Content-Type") == "image/jpeg"
     with Image.open(io.BytesIO(binary_body(response))) as drawn, Image.open(dog_jpg) as original:
         assert drawn.size == original.size
+
+
+def test_a_big_photo_is_answered_with_a_preview_its_boxes_scaled(
+    api, lambda_context, dog_jpg: Path, token
+) -> None:
+    # GIVEN the sample photo enlarged to 12 megapixels
+    with Image.open(dog_jpg) as original:
+        big = original.resize((4000, 3000), Image.Resampling.BICUBIC)
+    out = io.BytesIO()
+    big.save(out, format="JPEG", quality=90)
+    # WHEN asking for boxes and the drawing in JSON
+    event = detect_event("http", out.getvalue(), token, query={"annotate": "true"})
+    document = json_body(call(api, event, lambda_context))
+    # THEN the boxes are in the photo's pixels and the drawing fits 2048 pixels
+    assert (document["width"], document["height"]) == (4000, 3000)
+    assert "dog" in labels(document)
+    with Image.open(io.BytesIO(base64.b64decode(document["annotated_image"]))) as drawn:
+        assert drawn.size == (2048, 1536)
+
+
+@pytest.mark.parametrize("ask", ["accept", "annotate"])
+def test_an_answer_lambda_could_not_return_is_a_413_that_says_why(
+    handler_env, lambda_context, token, ask
+) -> None:
+    # GIVEN full-size drawings, and a 3000x2400 photo of pure noise (JPEG keeps ~6.5 MB of it)
+    handler_env.setenv("ANNOTATED_MAX_SIDE", "0")
+    api = fresh_module("detector.handlers.api")
+    noise = np.random.default_rng(7).integers(0, 256, (2400, 3000, 3), dtype=np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(noise).save(out, format="JPEG", quality=90)
+    # WHEN asking for the drawing, as the answer itself or inside the JSON
+    kwargs: dict[str, Any] = (
+        {"headers": {"Accept": "image/jpeg"}} if ask == "accept" else {"query": {"annotate": "1"}}
+    )
+    response = call(api, detect_event("http", out.getvalue(), token, **kwargs), lambda_context)
+    # THEN a 413 says so, instead of the bare 502 Lambda gives for answers over 6 MB
+    assert response["statusCode"] == 413
+    error = json_body(response)["error"]
+    assert error["code"] == "too_large"
+    assert "over the 6 MiB Lambda can return" in error["message"]
+    assert "ANNOTATED_MAX_SIDE" in error["message"]
 
 
 @pytest.mark.parametrize(

@@ -137,10 +137,13 @@ def test_objects_outside_uploads_and_our_own_outputs_are_skipped(
     assert keys(s3) == {key}
 
 
+@pytest.mark.parametrize("max_side", [None, 300])
 def test_with_annotate_the_drawn_image_is_written_too(
-    handler_env, s3, lambda_context, dog_jpg: Path
+    handler_env, s3, lambda_context, dog_jpg: Path, max_side
 ) -> None:
     handler_env.setenv("ANNOTATE", "1")
+    if max_side is not None:
+        handler_env.setenv("ANNOTATED_MAX_SIDE", str(max_side))
     handler = fresh_module("detector.handlers.s3")
     event = upload(s3, "uploads/dog.jpg", dog_jpg.read_bytes())
 
@@ -149,7 +152,8 @@ def test_with_annotate_the_drawn_image_is_written_too(
     drawn = s3.get_object(Bucket=BUCKET, Key="annotated/uploads/dog.jpg.jpg")
     assert drawn["ContentType"] == "image/jpeg"
     with Image.open(io.BytesIO(drawn["Body"].read())) as image, Image.open(dog_jpg) as original:
-        assert image.size == original.size
+        # the 768x576 photo is under the default 2048 pixels; 300 makes a preview
+        assert image.size == (original.size if max_side is None else (300, 225))
     assert result_of(s3, "uploads/dog.jpg")["annotated"]["key"] == "annotated/uploads/dog.jpg.jpg"
 
 

@@ -47,3 +47,31 @@ def test_no_detections_gives_back_the_picture():
     empty = DetectionResult(40, 30, Detections.empty(), {})
     picture = Image.open(io.BytesIO(annotate.draw(encode(solid(40, 30)), empty, [])))
     assert picture.size == (40, 30)
+
+
+def test_a_big_photo_is_drawn_as_a_preview_with_the_boxes_scaled_to_it():
+    # GIVEN a white 4000x3000 JPEG stored turned (EXIF 6: upright it is 3000x4000), and a
+    # box in upright original pixels
+    stored = encode(solid(4000, 3000, (255, 255, 255)), "JPEG", orientation=6, quality=90)
+    result = result_with_box(3000, 4000, [600, 1000, 2400, 3000])
+    # WHEN annotating with at most 400 pixels on the longest side
+    jpeg = annotate.draw(stored, result, ["person"], max_side=400)
+    # THEN the drawing is upright, 300x400, with the box outline a tenth of the way in
+    picture = Image.open(io.BytesIO(jpeg))
+    assert picture.size == (300, 400)
+    pixels = np.asarray(picture.convert("RGB")).astype(int)
+    # (a 2-pixel red line through JPEG's halved chroma: red, not the palette's exact red)
+    assert pixels[200, 60, 0] - pixels[200, 60, 1] > 100  # left edge, x = 600 / 10
+    assert pixels[200, 239, 0] - pixels[200, 239, 1] > 90  # right edge, x = 2400 / 10, inward
+    assert (pixels[200, 150] > 240).all()  # inside the box
+    assert (pixels[200, 40] > 240).all()  # outside it
+    assert (pixels[350, 150] > 240).all()  # below it (y = 3000 / 10 = 300)
+
+
+def test_max_side_zero_draws_at_full_size_and_small_images_are_never_enlarged():
+    image = encode(solid(2100, 50), "PNG")
+    empty = DetectionResult(2100, 50, Detections.empty(), {})
+    assert Image.open(io.BytesIO(annotate.draw(image, empty, [], max_side=0))).size == (2100, 50)
+    assert Image.open(io.BytesIO(annotate.draw(image, empty, []))).size == (2048, 49)
+    small = annotate.draw(image, empty, [], max_side=4000)
+    assert Image.open(io.BytesIO(small)).size == (2100, 50)

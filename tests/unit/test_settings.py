@@ -26,6 +26,7 @@ def test_environment_values_are_parsed_and_typed():
             "ORT_THREADS": "2",
             "INPUT_BUCKETS": "a, b,,c",
             "ANNOTATE": "yes",
+            "ANNOTATED_MAX_SIDE": "0",
             "JWT_ALGORITHMS": "RS256,ES256",
         }
     )
@@ -35,6 +36,7 @@ def test_environment_values_are_parsed_and_typed():
     assert settings.ort_threads == 2
     assert settings.input_buckets == frozenset({"a", "b", "c"})
     assert settings.annotate is True
+    assert settings.annotated_max_side == 0
     assert settings.jwt_algorithms == ("RS256", "ES256")
 
 
@@ -56,6 +58,7 @@ def test_an_unknown_override_is_refused():
         ("MAX_DET", "0", "at least 1"),
         ("ORT_THREADS", "two", "whole number"),
         ("ANNOTATE", "maybe", "true or false"),
+        ("ANNOTATED_MAX_SIDE", "-1", "at least 0"),
     ],
 )
 def test_a_bad_value_names_the_variable(name, value, message):

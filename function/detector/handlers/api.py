@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import json
+import math
+from collections.abc import Sequence
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from detector import annotate, aws, observability
 from detector.auth import TokenVerifier, challenge
 from detector.aws import AwsClients, S3Location
 from detector.detect_request import parse_detect_request
+from detector.engine import DetectionResult
 from detector.errors import (
     AuthUnavailableError,
     BadRequestError,
@@ -63,6 +66,10 @@ app = Router()  # type: ignore[no-untyped-call]  # Powertools leaves __init__ un
 JPEG_MEDIA_TYPE = "image/jpeg"
 HTML_MEDIA_TYPE = "text/html; charset=utf-8"
 DEMO_PAGE = Path(__file__).resolve().parents[1] / "static" / "index.html"
+# Lambda returns at most 6,291,556 bytes from a synchronous invocation; a bigger answer
+# reaches the caller as a bare 502. Binary bodies travel base64-encoded; the status and
+# headers fit in the margin.
+MAX_RESPONSE_BODY_BYTES = 6_291_556 - 16 * 1024
 RETRY_AFTER_SECONDS = "5"  # a failed model load is retried by the next request
 ROUTES = {"/detect": ("POST",), "/model": ("GET",), "/health": ("GET",), "/": ("GET",)}
 # Looked up along each error's class hierarchy: a subclass has its parent's status.
@@ -152,11 +159,33 @@ def detect() -> Response[Any]:
     names = loaded.detector.info.class_names
     result = model.detect(loaded, image, request.options(names, settings))
     if request.wants_jpeg:
-        jpeg = annotate.draw(image, result, names)
-        return Response(HTTPStatus.OK, JPEG_MEDIA_TYPE, jpeg)
-    annotated = annotate.draw(image, result, names) if request.annotate else None
+        return deliverable(Response(HTTPStatus.OK, JPEG_MEDIA_TYPE, drawing(image, result, names)))
+    annotated = drawing(image, result, names) if request.annotate else None
     document = detection_document(result, loaded, request_id=request_id(), annotated_jpeg=annotated)
-    return json_response(HTTPStatus.OK, document)
+    return deliverable(json_response(HTTPStatus.OK, document))
+
+
+def drawing(image: bytes, result: DetectionResult, names: Sequence[str]) -> bytes:
+    return annotate.draw(
+        image,
+        result,
+        names,
+        max_side=settings.annotated_max_side,
+        max_pixels=settings.max_image_pixels,
+    )
+
+
+def deliverable(response: Response[Any]) -> Response[Any]:
+    """``response``, unless Lambda could not hand its body back: then a 413 that says why."""
+    body = response.body or ""
+    size = 4 * math.ceil(len(body) / 3) if isinstance(body, bytes) else len(body.encode())
+    if size > MAX_RESPONSE_BODY_BYTES:
+        raise PayloadTooLargeError(
+            f"the answer would be {size / 2**20:.1f} MiB, over the 6 MiB Lambda can return; "
+            "ask without the annotated image, or set ANNOTATED_MAX_SIDE lower "
+            f"(now {settings.annotated_max_side or 'full size'})"
+        )
+    return response
 
 
 def fetch_image(source: S3Location | None) -> bytes:
