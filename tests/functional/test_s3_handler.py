@@ -152,8 +152,8 @@ def test_with_annotate_the_drawn_image_is_written_too(
     drawn = s3.get_object(Bucket=BUCKET, Key="annotated/uploads/dog.jpg.jpg")
     assert drawn["ContentType"] == "image/jpeg"
     with Image.open(io.BytesIO(drawn["Body"].read())) as image, Image.open(dog_jpg) as original:
-        # the 768x576 photo is under the default 2048 pixels; 300 makes a preview
-        assert image.size == (original.size if max_side is None else (300, 225))
+        # the 768x576 photo is under the default 2048 pixels; for 300 it is decoded at 1/4
+        assert image.size == (original.size if max_side is None else (192, 144))
     assert result_of(s3, "uploads/dog.jpg")["annotated"]["key"] == "annotated/uploads/dog.jpg.jpg"
 
 

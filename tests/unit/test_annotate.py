@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from detector import annotate
@@ -75,3 +76,22 @@ def test_max_side_zero_draws_at_full_size_and_small_images_are_never_enlarged():
     assert Image.open(io.BytesIO(annotate.draw(image, empty, []))).size == (2048, 49)
     small = annotate.draw(image, empty, [], max_side=4000)
     assert Image.open(io.BytesIO(small)).size == (2100, 50)
+
+
+@pytest.mark.parametrize("max_side", [2048, 300])
+@pytest.mark.parametrize("size", [(2100, 1400), (4032, 3024), (1000, 800), (9000, 600)])
+def test_a_jpeg_preview_is_between_half_and_all_of_max_side_in_its_own_shape(size, max_side):
+    # GIVEN a JPEG of this size
+    jpeg = encode(solid(*size), "JPEG", quality=80)
+    # WHEN taking its preview
+    picture = annotate.preview(jpeg, max_side=max_side, max_pixels=50_000_000)
+    # THEN it keeps its size when it fits, else it shrinks to between half and all of
+    # max_side, keeping its shape to the pixel
+    longest = max(picture.size)
+    if max(size) <= max_side:
+        assert picture.size == size
+    else:
+        assert max_side // 2 <= longest <= max_side
+    ratio = longest / max(size)
+    assert abs(picture.width - size[0] * ratio) <= 1
+    assert abs(picture.height - size[1] * ratio) <= 1
