@@ -78,11 +78,17 @@ def test_max_side_zero_draws_at_full_size_and_small_images_are_never_enlarged():
     assert Image.open(io.BytesIO(small)).size == (2100, 50)
 
 
+@pytest.mark.parametrize("orientation", [1, 6])
 @pytest.mark.parametrize("max_side", [2048, 300])
-@pytest.mark.parametrize("size", [(2100, 1400), (4032, 3024), (1000, 800), (9000, 600)])
-def test_a_jpeg_preview_is_between_half_and_all_of_max_side_in_its_own_shape(size, max_side):
-    # GIVEN a JPEG of this size
-    jpeg = encode(solid(*size), "JPEG", quality=80)
+@pytest.mark.parametrize(
+    "stored", [(2100, 1400), (4032, 3024), (4001, 2999), (1000, 800), (9000, 600)]
+)
+def test_a_jpeg_preview_is_between_half_and_all_of_max_side_in_its_own_shape(
+    stored, max_side, orientation
+):
+    # GIVEN a JPEG of this stored size, upright as it is or turned (EXIF 6)
+    jpeg = encode(solid(*stored), "JPEG", orientation=orientation, quality=80)
+    size = stored if orientation == 1 else stored[::-1]
     # WHEN taking its preview
     picture = annotate.preview(jpeg, max_side=max_side, max_pixels=50_000_000)
     # THEN it keeps its size when it fits, else it shrinks to between half and all of
