@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from detector.engine import DetectionResult
 
 JPEG_QUALITY = 90
-DEFAULT_MAX_SIDE = 2048
 # Distinct, readable colours; class ids cycle through them.
 PALETTE = (
     (255, 56, 56), (255, 157, 151), (255, 112, 31), (255, 178, 29), (207, 210, 49),
@@ -34,8 +33,8 @@ def draw(
     result: DetectionResult,
     names: Sequence[str],
     *,
-    max_side: int = DEFAULT_MAX_SIDE,
-    max_pixels: int = 50_000_000,
+    max_side: int,
+    max_pixels: int,
 ) -> bytes:
     """``image`` upright with ``result``'s boxes and labels, as JPEG bytes, shrunk to fit
     ``max_side`` pixels (0: full size).
