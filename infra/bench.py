@@ -59,8 +59,11 @@ sys.path.insert(0, str(REPO))  # infra.bench_probe, and tests' keys and tokens f
 
 from PIL import Image  # noqa: E402
 
-from detector import imageio, keys, preprocess  # noqa: E402
-from detector.artifact import (  # noqa: E402
+from detector.auth import TokenVerifier, issue_token  # noqa: E402
+from detector.aws import AwsClients  # noqa: E402
+from detector.local import samples  # noqa: E402
+from detector.model import keys  # noqa: E402
+from detector.model.artifact import (  # noqa: E402
     Compression,
     DataKey,
     ModelMetadata,
@@ -68,10 +71,8 @@ from detector.artifact import (  # noqa: E402
     read_header,
     seal,
 )
-from detector.auth import TokenVerifier, issue_token  # noqa: E402
-from detector.aws import AwsClients  # noqa: E402
-from detector.engine import Detector, cpu_count  # noqa: E402
-from detector.local import samples  # noqa: E402
+from detector.pipeline import decode, letterbox  # noqa: E402
+from detector.pipeline.engine import Detector, cpu_count  # noqa: E402
 from detector.sealing import describe_model  # noqa: E402
 from detector.settings import Settings  # noqa: E402
 from infra import bench_probe  # noqa: E402
@@ -133,8 +134,8 @@ def _engine_pair(
     """
     tensors = {}
     for data in images:
-        decoded = imageio.decode(data, max_pixels=10**9)
-        tensors[id(data)] = preprocess.letterbox(
+        decoded = decode.decode(data, max_pixels=10**9)
+        tensors[id(data)] = letterbox.letterbox(
             decoded, detector.info.input_size, detector.family.recipe
         )[0]
     feed_name = detector.info.input_name
@@ -450,7 +451,7 @@ def load_cold(
     settings: Settings, folder: Path, warm_cache: bool, clients: AwsClients
 ) -> dict[str, float]:
     """One cold start's step timings: a new holder, its cache empty unless ``warm_cache``."""
-    from detector.model_store import ModelHolder  # noqa: PLC0415
+    from detector.model.store import ModelHolder  # noqa: PLC0415
 
     cache = folder / "warm" if warm_cache else Path(tempfile.mkdtemp(dir=folder))
     configured = replace(settings, model_cache_dir=cache)

@@ -46,7 +46,7 @@ def cold(images: list[Path]) -> dict[str, Any]:
     """
     started = time.perf_counter()
     import detector.handlers.api  # noqa: F401, PLC0415 - importing is what is measured
-    from detector.model_store import ModelHolder  # noqa: PLC0415
+    from detector.model.store import ModelHolder  # noqa: PLC0415
     from detector.settings import Settings  # noqa: PLC0415
 
     imported = time.perf_counter()
@@ -82,13 +82,13 @@ def warm(rounds: int, cases: dict[str, list[Path]]) -> dict[str, Any]:
     through the module-level model it loaded itself, ``session.run`` on a session of the
     same model bytes with the same thread count, fed the tensor the engine would build.
     """
-    from detector import imageio, preprocess  # noqa: PLC0415
     from detector.auth import issue_token  # noqa: PLC0415
-    from detector.engine import Detector  # noqa: PLC0415
     from detector.handlers.api import lambda_handler  # noqa: PLC0415
     from detector.local.context import LocalContext  # noqa: PLC0415
     from detector.local.events import api_event  # noqa: PLC0415
-    from detector.model_store import ModelHolder  # noqa: PLC0415
+    from detector.model.store import ModelHolder  # noqa: PLC0415
+    from detector.pipeline import decode, letterbox  # noqa: PLC0415
+    from detector.pipeline.engine import Detector  # noqa: PLC0415
     from detector.settings import Settings  # noqa: PLC0415
 
     settings = Settings.from_env()
@@ -111,8 +111,8 @@ def warm(rounds: int, cases: dict[str, list[Path]]) -> dict[str, Any]:
             )
             for accept in ("application/json", "image/jpeg")
         )
-        decoded = imageio.decode(data, max_pixels=10**9, fit=model.info.input_size)
-        tensor, _ = preprocess.letterbox(decoded, model.info.input_size, model.family.recipe)
+        decoded = decode.decode(data, max_pixels=10**9, fit=model.info.input_size)
+        tensor, _ = letterbox.letterbox(decoded, model.info.input_size, model.family.recipe)
         return as_json, as_jpeg, data, tensor
 
     results: dict[str, Any] = {}

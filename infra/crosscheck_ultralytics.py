@@ -65,9 +65,9 @@ from PIL import Image, ImageOps
 from ultralytics import YOLO  # type: ignore[import-not-found]
 from ultralytics.data.augment import LetterBox  # type: ignore[import-not-found]
 
-from detector.engine import DetectOptions, Detector, inspect_model
 from detector.local.samples import coco_dir, sample_image_path
-from detector.preprocess import ULTRALYTICS_RECIPE, place
+from detector.pipeline.engine import DetectOptions, Detector, inspect_model
+from detector.pipeline.letterbox import ULTRALYTICS_RECIPE, place
 
 MATCH_IOU = 0.5
 NEAR_CONF = 0.05

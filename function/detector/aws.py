@@ -334,7 +334,7 @@ def _kms_error(
     return KeyAccessError(f"cannot use {prefix}: {detail}")
 
 
-# --- Secrets Manager / SSM (called through Powertools, see detector.keys) ----------------
+# --- Secrets Manager / SSM (called through Powertools, see detector.model.keys) ----------------
 def key_source_error(exc: BaseException, source: str, permission: str) -> KeyAccessError:
     """Describe a failed read of ``source`` (a secret or parameter), without its value."""
     kind, code = _classify(exc)

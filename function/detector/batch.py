@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 from typing import TextIO
 
-from detector.engine import DetectOptions, Detector
 from detector.errors import DetectorError
-from detector.families import parse_names
+from detector.pipeline.engine import DetectOptions, Detector
+from detector.pipeline.families import parse_names
 
 
 class FileReadError(DetectorError):

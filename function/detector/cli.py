@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from detector.errors import DetectorError
 
 if TYPE_CHECKING:
-    from detector.keys import UserKeySource
+    from detector.model.keys import UserKeySource
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -97,7 +97,7 @@ def _add_detect(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 def _detect(args: argparse.Namespace) -> int:
     from detector import batch  # noqa: PLC0415 - keep --help fast
-    from detector.engine import DetectOptions  # noqa: PLC0415
+    from detector.pipeline.engine import DetectOptions  # noqa: PLC0415
 
     return _run(
         "detector",
@@ -296,7 +296,7 @@ def _add_pack(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 def _pack(args: argparse.Namespace) -> int:
     from detector import sealing  # noqa: PLC0415 - keep --help fast
-    from detector.artifact import Compression  # noqa: PLC0415
+    from detector.model.artifact import Compression  # noqa: PLC0415
 
     return _run(
         "detector pack",
@@ -379,7 +379,7 @@ def _add_user_key_options(group: argparse._MutuallyExclusiveGroup) -> None:
 
 
 def _user_key_source(args: argparse.Namespace) -> UserKeySource | None:
-    from detector import keys  # noqa: PLC0415 - keep --help fast
+    from detector.model import keys  # noqa: PLC0415 - keep --help fast
 
     return keys.UserKeySource.from_options(
         key_file=args.key_file,

@@ -12,8 +12,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 from detector.aws import AwsClients
-from detector.engine import DetectionResult, DetectOptions
-from detector.model_store import LoadedModel, ModelHolder
+from detector.model.store import LoadedModel, ModelHolder
+from detector.pipeline.engine import DetectionResult, DetectOptions
 from detector.settings import Settings
 
 

@@ -11,13 +11,21 @@ import os
 from pathlib import Path
 from typing import Any
 
-from detector import aws, keys
-from detector.artifact import Compression, DataKey, ModelMetadata, open_sealed, read_header, seal
+from detector import aws
 from detector.aws import AwsClients, S3Location
-from detector.engine import inspect_model
 from detector.errors import ConfigurationError, ModelError, StorageError
-from detector.keys import KeyResolver, UserKeySource
-from detector.model_store import read_local, read_names, write_atomically
+from detector.model import keys
+from detector.model.artifact import (
+    Compression,
+    DataKey,
+    ModelMetadata,
+    open_sealed,
+    read_header,
+    seal,
+)
+from detector.model.keys import KeyResolver, UserKeySource
+from detector.model.store import read_local, read_names, write_atomically
+from detector.pipeline.engine import inspect_model
 from detector.settings import Settings
 
 SEALED_CONTENT_TYPE = "application/vnd.serverless-detector.sealed-model"

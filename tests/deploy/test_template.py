@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from detector import artifact, settings
+from detector import settings
+from detector.model import artifact
 from detector.settings import Settings
 from tests.deploy.cfn import as_list, branches, evaluate, function_environment, with_conditions
 from tests.deploy.conftest import REPO_ROOT

@@ -17,10 +17,10 @@ import pytest
 from aws_lambda_powertools.metrics.provider.base import reset_cold_start_flag_provider
 from PIL import Image
 
-from detector import keys
-from detector.artifact import seal
 from detector.auth import issue_token
 from detector.local import events
+from detector.model import keys
+from detector.model.artifact import seal
 from detector.sealing import describe_model
 from tests import tokens
 from tests.jwks import serve_jwks, unused_local_url

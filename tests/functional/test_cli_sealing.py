@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from detector.artifact import read_header
 from detector.cli import main
+from detector.model.artifact import read_header
 
 
 def run(capsys, *argv: str) -> tuple[int, Any, str]:

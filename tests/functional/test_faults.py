@@ -23,14 +23,14 @@ from botocore.config import Config
 from botocore.stub import Stubber
 from moto import settings as moto_settings
 
-from detector import keys
-from detector.artifact import ModelMetadata, seal
 from detector.aws import AwsClients
-from detector.engine import inspect_model
 from detector.errors import DetectorError, ModelUnavailableError
-from detector.families import parse_names
 from detector.local import events
-from detector.model_store import ModelHolder
+from detector.model import keys
+from detector.model.artifact import ModelMetadata, seal
+from detector.model.store import ModelHolder
+from detector.pipeline.engine import inspect_model
+from detector.pipeline.families import parse_names
 from detector.settings import Settings
 from tests import tokens
 from tests.lambdas import fresh_module, header, json_body

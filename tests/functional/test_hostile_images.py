@@ -16,9 +16,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from detector import imageio
-from detector.engine import Detector
 from detector.errors import InvalidImageError, PayloadTooLargeError
+from detector.pipeline import decode
+from detector.pipeline.engine import Detector
 from tests.functional import hostile
 from tests.functional.hostile import fuzz
 
@@ -39,7 +39,7 @@ def seeds(dog_jpg: Path) -> dict[str, bytes]:
 def decoded_or_refused(data: bytes) -> None:
     """THEN the decoder gives an RGB image of a sane size, or refuses with a 4xx error."""
     try:
-        decoded = imageio.decode(data, max_pixels=CAP, fit=(416, 416))
+        decoded = decode.decode(data, max_pixels=CAP, fit=(416, 416))
     except REFUSALS:
         return
     assert decoded.image.mode == "RGB"

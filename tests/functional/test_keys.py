@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from detector import keys
 from detector.errors import KeyAccessError
-from detector.keys import KeyResolver, UserKeySource
+from detector.model import keys
+from detector.model.keys import KeyResolver, UserKeySource
 
 
 @pytest.fixture

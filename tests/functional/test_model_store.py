@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 from botocore.stub import Stubber
 
-from detector import keys, model_store
-from detector.artifact import Compression, ModelMetadata, seal
 from detector.aws import AwsClients
-from detector.engine import Detector
 from detector.errors import ModelUnavailableError
-from detector.model_store import ModelHolder
+from detector.model import keys, store
+from detector.model.artifact import Compression, ModelMetadata, seal
+from detector.model.store import ModelHolder
+from detector.pipeline.engine import Detector
 from detector.sealing import describe_model
 from detector.settings import Settings
 
@@ -191,7 +191,7 @@ class Collected(logging.Handler):
 
 def test_the_cold_start_timings_are_logged(clients, bucket, kms_sealed, settings, monkeypatch):
     # The module's logger, whichever Powertools parent it hangs under in this test session.
-    target = logging.getLogger(model_store.logger.name)
+    target = logging.getLogger(store.logger.name)
     collected = Collected()
     monkeypatch.setattr(target, "level", logging.INFO)
     target.addHandler(collected)

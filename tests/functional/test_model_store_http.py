@@ -8,7 +8,7 @@ import pytest
 from detector.cli import main
 from detector.errors import ModelUnavailableError
 from detector.local.s3server import LocalAws
-from detector.model_store import ModelHolder
+from detector.model.store import ModelHolder
 from detector.settings import Settings
 
 

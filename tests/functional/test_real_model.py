@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from PIL import Image
 
-from detector.engine import DetectionResult, DetectOptions, Detector, inspect_model
 from detector.errors import InvalidImageError, PayloadTooLargeError
-from detector.families import parse_names
+from detector.pipeline.engine import DetectionResult, DetectOptions, Detector, inspect_model
+from detector.pipeline.families import parse_names
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,9 @@ import os
 
 import pytest
 
-from detector import keys
-from detector.artifact import (
+from detector.errors import ArtifactError, KeyAccessError
+from detector.model import keys
+from detector.model.artifact import (
     Compression,
     KeyWrap,
     ModelMetadata,
@@ -15,8 +16,7 @@ from detector.artifact import (
     read_header,
     seal,
 )
-from detector.errors import ArtifactError, KeyAccessError
-from detector.keys import KeyResolver, UserKeySource
+from detector.model.keys import KeyResolver, UserKeySource
 
 METADATA = ModelMetadata(
     family="yolox", input_size=(416, 416), class_names=("person",), model_id="yolox-nano"

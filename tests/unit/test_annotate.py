@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from detector import annotate
-from detector.detections import Detections
-from detector.engine import DetectionResult
+from detector.pipeline import annotate
+from detector.pipeline.detections import Detections
+from detector.pipeline.engine import DetectionResult
 from tests.unit.images import encode, solid
 
 MAX_PIXELS = 50_000_000

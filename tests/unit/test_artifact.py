@@ -12,8 +12,9 @@ import zlib
 import pytest
 import zstandard
 
-from detector import artifact
-from detector.artifact import (
+from detector.errors import ArtifactError, KeyAccessError
+from detector.model import artifact
+from detector.model.artifact import (
     Compression,
     DataKey,
     KeyWrap,
@@ -23,7 +24,6 @@ from detector.artifact import (
     seal,
     seal_payload,
 )
-from detector.errors import ArtifactError, KeyAccessError
 
 METADATA = ModelMetadata(
     family="yolox", input_size=(416, 416), class_names=("person", "bicycle"), model_id="nano-1"

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from detector.artifact import (
+from detector.errors import ArtifactError, KeyAccessError
+from detector.model.artifact import (
     MAGIC,
     PROLOGUE_SIZE,
     DataKey,
@@ -20,7 +21,6 @@ from detector.artifact import (
     read_header,
     seal,
 )
-from detector.errors import ArtifactError, KeyAccessError
 
 KEY = DataKey(os.urandom(32), KeyWrap.USER_KEY)
 METADATA = ModelMetadata("yolox", (416, 416), ("person", "car"), "hostile")

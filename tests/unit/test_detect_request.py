@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 
 from detector.aws import S3Location
-from detector.detect_request import class_ids, parse_detect_request, wants_jpeg
 from detector.errors import (
     BadRequestError,
     ForbiddenError,
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
 )
+from detector.service.request import class_ids, parse_detect_request, wants_jpeg
 from detector.settings import Settings
 
 SETTINGS = Settings(input_buckets=frozenset({"inputs"}), max_image_bytes=1000)

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from detector import engine
-from detector.detections import Detections
-from detector.engine import (
+from detector.errors import BadRequestError, ModelError
+from detector.pipeline import engine
+from detector.pipeline.detections import Detections
+from detector.pipeline.engine import (
     DetectionResult,
     DetectOptions,
     Detector,
@@ -22,7 +23,6 @@ from detector.engine import (
     cpus_within,
     create_session,
 )
-from detector.errors import BadRequestError, ModelError
 from tests.unit.images import encode, solid
 from tests.unit.onnx_graphs import constant_model, yolo_rows
 
@@ -142,7 +142,7 @@ def test_a_process_in_a_one_cpu_cgroup_runs_one_thread(tmp_path):
         (group / "cpu.cfs_quota_us").write_text(str(int((group / "cpu.cfs_period_us").read_text())))
         # WHEN a fresh process inside it counts its CPUs
         join = f"open({str(group / 'cgroup.procs')!r}, 'w').write(str(os.getpid()))"
-        count = "from detector.engine import cpu_count; print(cpu_count())"
+        count = "from detector.pipeline.engine import cpu_count; print(cpu_count())"
         done = subprocess.run(
             [sys.executable, "-c", f"import os; {join}; {count}"],
             capture_output=True,

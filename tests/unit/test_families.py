@@ -13,8 +13,8 @@ import math
 import numpy as np
 import pytest
 
-from detector.engine import DetectOptions, Detector, inspect_model
 from detector.errors import ModelError
+from detector.pipeline.engine import DetectOptions, Detector, inspect_model
 from tests.unit.images import encode, solid
 from tests.unit.onnx_graphs import constant_model, yolo_rows, yolov8_columns
 

@@ -6,9 +6,9 @@ import base64
 
 import pytest
 
-from detector import keys
 from detector.aws import AwsClients
 from detector.errors import ConfigurationError, KeyAccessError
+from detector.model import keys
 from detector.settings import Settings
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from detector.aws import S3Location
 from detector.errors import ConfigurationError, StorageNotFoundError
-from detector.model_store import Fetched, SealedCache, read_local, read_names
+from detector.model.store import Fetched, SealedCache, read_local, read_names
 
 LOCATION = S3Location("models", "m.sealed")
 

@@ -7,7 +7,7 @@ import onnx
 import pytest
 
 from detector.errors import ModelError
-from detector.modelgraph import read_graph
+from detector.pipeline.modelgraph import read_graph
 from tests.unit.onnx_graphs import constant_model
 
 

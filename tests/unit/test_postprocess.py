@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detector.postprocess import Candidates, cxcywh_to_xyxy, finish, nms
-from detector.preprocess import Transform
+from detector.pipeline.letterbox import Transform
+from detector.pipeline.postprocess import Candidates, cxcywh_to_xyxy, finish, nms
 
 IDENTITY = Transform(1.0, 1.0, 0.0, 0.0, 1000, 1000)
 

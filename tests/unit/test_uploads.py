@@ -9,8 +9,7 @@ import pytest
 from detector.aws import S3Location
 from detector.errors import BadRequestError, ConfigurationError
 from detector.local import events
-from detector.settings import Settings
-from detector.uploads import (
+from detector.service.uploads import (
     Upload,
     annotated_location,
     check_layout,
@@ -20,6 +19,7 @@ from detector.uploads import (
     uploads_in_notification,
     uploads_in_sqs_body,
 )
+from detector.settings import Settings
 
 SETTINGS = Settings()
 ODD_KEYS = [

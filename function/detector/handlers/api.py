@@ -30,11 +30,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from detector import annotate, aws, observability
+from detector import aws, observability
 from detector.auth import TokenVerifier, challenge
 from detector.aws import AwsClients, S3Location
-from detector.detect_request import parse_detect_request
-from detector.engine import DetectionResult
 from detector.errors import (
     AuthUnavailableError,
     BadRequestError,
@@ -54,7 +52,10 @@ from detector.errors import (
     UnsupportedMediaTypeError,
 )
 from detector.observability import MeasuredModel
-from detector.results import detection_document, error_document, model_document
+from detector.pipeline import annotate
+from detector.pipeline.engine import DetectionResult
+from detector.service.documents import detection_document, error_document, model_document
+from detector.service.request import parse_detect_request
 from detector.settings import Settings
 
 settings = Settings.from_env()

@@ -23,8 +23,7 @@ from detector import observability
 from detector.aws import AwsClients
 from detector.errors import BadRequestError
 from detector.observability import MeasuredModel
-from detector.settings import Settings
-from detector.uploads import (
+from detector.service.uploads import (
     Upload,
     UploadReport,
     check_layout,
@@ -33,6 +32,7 @@ from detector.uploads import (
     uploads_in_notification,
     uploads_in_sqs_body,
 )
+from detector.settings import Settings
 
 settings = Settings.from_env()
 logger, tracer, metrics = observability.powertools(settings)

@@ -1,6 +1,6 @@
 """Where the key of a sealed model comes from.
 
-Two modes (see ``detector.artifact``):
+Two modes (see ``detector.model.artifact``):
 
 - KMS envelope, the production default: ``kms_data_key`` asks KMS for a fresh data key
   bound to the model's encryption context; at run time ``KeyResolver`` has KMS unwrap it,
@@ -23,8 +23,8 @@ from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterEr
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from detector import aws
-from detector.artifact import KEY_BYTES, DataKey, Header, KeyWrap, encryption_context
 from detector.errors import ConfigurationError, KeyAccessError
+from detector.model.artifact import KEY_BYTES, DataKey, Header, KeyWrap, encryption_context
 from detector.settings import MODEL_KEY_B64, MODEL_KEY_PARAMETER, MODEL_KEY_SECRET_ID, Settings
 
 KEY_CACHE_SECONDS = 300

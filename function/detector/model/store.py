@@ -26,9 +26,8 @@ from typing import TypeVar
 
 from aws_lambda_powertools import Logger
 
-from detector import artifact, aws
+from detector import aws
 from detector.aws import AwsClients, S3Location
-from detector.engine import Detector, cpu_count
 from detector.errors import (
     ArtifactError,
     ConfigurationError,
@@ -37,8 +36,10 @@ from detector.errors import (
     StorageError,
     StorageNotFoundError,
 )
-from detector.families import parse_names
-from detector.keys import KeyResolver, UserKeySource
+from detector.model import artifact
+from detector.model.keys import KeyResolver, UserKeySource
+from detector.pipeline.engine import Detector, cpu_count
+from detector.pipeline.families import parse_names
 from detector.settings import MODEL_URI, Settings
 
 logger = Logger(child=True)  # the handler's Powertools Logger formats and filters it

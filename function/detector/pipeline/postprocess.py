@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from detector.detections import Detections
-from detector.preprocess import Transform
+from detector.pipeline.detections import Detections
+from detector.pipeline.letterbox import Transform
 
 # Like Ultralytics' max_nms: at very low thresholds, only the best this many boxes enter NMS,
 # which keeps its cost bounded whatever the model outputs.

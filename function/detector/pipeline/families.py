@@ -23,9 +23,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from detector.errors import ModelError
-from detector.modelgraph import ELEM_TYPES, Dim, ModelGraph, TensorSpec
-from detector.postprocess import Candidates, cxcywh_to_xyxy
-from detector.preprocess import ULTRALYTICS_RECIPE, YOLOX_RECIPE, Recipe
+from detector.pipeline.letterbox import ULTRALYTICS_RECIPE, YOLOX_RECIPE, Recipe
+from detector.pipeline.modelgraph import ELEM_TYPES, Dim, ModelGraph, TensorSpec
+from detector.pipeline.postprocess import Candidates, cxcywh_to_xyxy
 
 DEFAULT_INPUT_SIZE = (640, 640)  # for dynamic-shape exports that do not record imgsz
 STRIDE_SETS = ((8, 16, 32), (8, 16, 32, 64))  # P5 and P6 heads

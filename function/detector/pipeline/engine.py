@@ -20,10 +20,10 @@ import onnxruntime as ort
 from numpy.typing import NDArray
 from PIL import Image
 
-from detector import families, imageio, postprocess, preprocess
-from detector.detections import Detections
 from detector.errors import BadRequestError, ModelError
-from detector.modelgraph import read_graph
+from detector.pipeline import decode, families, letterbox, postprocess
+from detector.pipeline.detections import Detections
+from detector.pipeline.modelgraph import read_graph
 
 DEFAULT_MAX_IMAGE_PIXELS = 50_000_000
 LAMBDA_MB_PER_VCPU = 1769  # AWS: "at 1,769 MB, a function has the equivalent of one vCPU"
@@ -160,7 +160,7 @@ class Detector:
         family: families.Family,
         *,
         max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
-        resize_threads: preprocess.ResizeThreads | None = None,
+        resize_threads: letterbox.ResizeThreads | None = None,
     ) -> None:
         self.session = session
         self.family = family
@@ -196,7 +196,7 @@ class Detector:
             layout,
             adapter,
             max_image_pixels=max_image_pixels,
-            resize_threads=preprocess.ResizeThreads(threads) if threads > 1 else None,
+            resize_threads=letterbox.ResizeThreads(threads) if threads > 1 else None,
         )
 
     def detect(self, image: bytes, options: DetectOptions = DetectOptions()) -> DetectionResult:
@@ -205,7 +205,7 @@ class Detector:
         Raises ``InvalidImageError`` or ``PayloadTooLargeError``.
         """
         start = time.perf_counter()
-        decoded = imageio.decode(
+        decoded = decode.decode(
             image, max_pixels=self._max_image_pixels, fit=self._layout.input_size
         )
         return self._run(decoded, options, start)
@@ -218,14 +218,14 @@ class Detector:
         Raises ``PayloadTooLargeError`` over the pixel cap, like ``detect``.
         """
         start = time.perf_counter()
-        decoded = imageio.from_pil(image, max_pixels=self._max_image_pixels)
+        decoded = decode.from_pil(image, max_pixels=self._max_image_pixels)
         return self._run(decoded, options, start)
 
     def _run(
-        self, decoded: imageio.DecodedImage, options: DetectOptions, start: float
+        self, decoded: decode.DecodedImage, options: DetectOptions, start: float
     ) -> DetectionResult:
         decoded_at = time.perf_counter()
-        tensor, transform = preprocess.letterbox(
+        tensor, transform = letterbox.letterbox(
             decoded,
             self._layout.input_size,
             self.family.recipe,

@@ -23,13 +23,13 @@ from typing import Any, TypeVar
 import pybase64
 
 from detector.aws import S3Location
-from detector.engine import DetectOptions
 from detector.errors import (
     BadRequestError,
     ForbiddenError,
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
 )
+from detector.pipeline.engine import DetectOptions
 from detector.settings import Settings
 
 IMAGE_MEDIA_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})

@@ -10,9 +10,9 @@ from typing import Any
 import pybase64
 
 from detector.aws import ObjectInfo, S3Location
-from detector.engine import DetectionResult
 from detector.errors import DetectorError
-from detector.model_store import LoadedModel
+from detector.model.store import LoadedModel
+from detector.pipeline.engine import DetectionResult
 
 
 def class_names(model: LoadedModel) -> tuple[str, ...]:

@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from detector.imageio import DecodedImage
+from detector.pipeline.decode import DecodedImage
 
 PAD_VALUE = 114  # the grey every YOLO family pads with
 # Shrinking more than twice first reduces by an integer factor with a fast box filter, then

@@ -19,9 +19,8 @@ from enum import Enum
 from typing import Any
 from urllib.parse import unquote_plus
 
-from detector import annotate, aws
+from detector import aws
 from detector.aws import S3Client, S3Location
-from detector.engine import DetectionResult, DetectOptions
 from detector.errors import (
     BadRequestError,
     ConfigurationError,
@@ -31,9 +30,11 @@ from detector.errors import (
     StorageNotFoundError,
     UnsupportedMediaTypeError,
 )
-from detector.model_store import LoadedModel
+from detector.model.store import LoadedModel
 from detector.observability import MeasuredModel
-from detector.results import source_document, upload_result_document
+from detector.pipeline import annotate
+from detector.pipeline.engine import DetectionResult, DetectOptions
+from detector.service.documents import source_document, upload_result_document
 from detector.settings import Settings
 
 JSON_CONTENT_TYPE = "application/json"

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 
 from PIL import Image, ImageDraw, ImageFont
 
-from detector import imageio, preprocess
+from detector.pipeline import decode, letterbox
 
 if TYPE_CHECKING:
-    from detector.engine import DetectionResult
+    from detector.pipeline.engine import DetectionResult
 
 JPEG_QUALITY = 90
 # Distinct, readable colours; class ids cycle through them.
@@ -71,7 +71,7 @@ def preview(image: bytes, *, max_side: int, max_pixels: int) -> Image.Image:
     for 2048 in 24 ms, where decoding it whole and resizing to 2048x1536 took 140-156.
     """
     fit = (max_side // 2, max_side // 2) if max_side else None
-    decoded = imageio.decode(image, max_pixels=max_pixels, fit=fit)
+    decoded = decode.decode(image, max_pixels=max_pixels, fit=fit)
     x0, _, x1, _ = decoded.box
     # decoded pixels per original pixel: below 1 when the JPEG was decoded reduced
     scale = (x1 - x0) / (decoded.height if decoded.swaps_axes else decoded.width)
@@ -79,4 +79,4 @@ def preview(image: bytes, *, max_side: int, max_pixels: int) -> Image.Image:
     if max_side:
         ratio *= min(1.0, max_side / (max(decoded.width, decoded.height) * scale))
     size = (max(1, round(decoded.width * ratio)), max(1, round(decoded.height * ratio)))
-    return preprocess.resize(decoded, preprocess.Placement(*size, left=0, top=0))
+    return letterbox.resize(decoded, letterbox.Placement(*size, left=0, top=0))
