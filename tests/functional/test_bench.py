@@ -1,4 +1,4 @@
-"""A smoke test of ``infra/bench.py``: every section, at its smallest, still prints figures.
+"""A smoke test of ``benchmarks/bench.py``: every section, at its smallest, still prints figures.
 
 It keeps the benchmark from rotting unseen; it asserts no timing (figures are read by
 people, side by side in one run, never checked against a bound here).
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from infra import bench
+from benchmarks import bench
 
 # Options between the sections too, as people type them (``keys --cold-starts 9 warm``).
 SMALLEST = [

@@ -1,4 +1,4 @@
-"""A small load test through ``detector serve`` on 127.0.0.1 (``infra/load.py``, scaled down).
+"""A small load test through ``detector serve`` on 127.0.0.1 (``benchmarks/load.py``, scaled down).
 
 Correctness only (no timing assertions): every response under concurrency is a 200 with
 exactly the detections a single request gets.
@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from benchmarks import load
 from detector.local import serve
-from infra import load
 
 
 def test_concurrent_requests_all_succeed_with_the_single_request_detections():

@@ -187,7 +187,7 @@ def resample(
     depend on nothing else, so the first pass is cut into bands of rows and the second
     into bands of columns. (Cutting a pass along its own axis would move Pillow's
     coefficients in their last bits and some pixels by one grey level.) On two CPUs a
-    640x480 photo resizes in 1.2 ms instead of 1.9 (``infra/bench.py engine``).
+    640x480 photo resizes in 1.2 ms instead of 1.9 (``benchmarks/bench.py engine``).
     """
     width, height = size
     x0, y0, x1, y1 = box

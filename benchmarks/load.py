@@ -1,4 +1,4 @@
-"""Load test of the local API (loopback only): ``python infra/load.py [--requests 2000]``.
+"""Load test of the local API (loopback only): ``python -m benchmarks.load [--requests 2000]``.
 
 Starts ``detector serve`` on a free 127.0.0.1 port (or uses ``--url``, which must be
 ``http://127.0.0.1:PORT``), records one reference response per image with single requests,
@@ -29,11 +29,10 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "function"))
+from detector.auth import issue_token
+from detector.local import samples
 
-from detector.auth import issue_token  # noqa: E402
-from detector.local import samples  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 LOOPBACK = "127.0.0.1"
 LOAD_SECRET = "load-test-only-secret-" + "0" * 32  # the served handler's local JWT secret

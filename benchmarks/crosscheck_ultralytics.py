@@ -19,8 +19,8 @@ they still score below any useful threshold, raise the class-logit biases of the
 (``for conv in model.model.model[-1].cv3: conv[-1].bias += 9``, ``one2one_cv3`` too for
 end-to-end heads) and ``model.save(...)``. Then, from the repository root::
 
-    YOLO_OFFLINE=1 PYTHONPATH=function /work/ultra-venv/bin/python \
-        infra/crosscheck_ultralytics.py best.pt model.onnx --imgsz 320 --imgsz 320,416 --nms
+    YOLO_OFFLINE=1 PYTHONPATH=function "$ULTRA_VENV"/bin/python \
+        benchmarks/crosscheck_ultralytics.py best.pt model.onnx --imgsz 320 --imgsz 320,416 --nms
 
 A ``.onnx`` argument is used as it is; a ``.pt`` one is exported to ONNX once per
 ``--imgsz`` (static shapes), and once more with ``nms=True`` per size with ``--nms``.

@@ -1,7 +1,7 @@
-"""What one fresh process measures about itself, for ``infra/bench.py`` (not run by hand).
+"""What one fresh process measures about itself, for ``benchmarks/bench.py`` (not run by hand).
 
-    python infra/bench_probe.py cold IMAGE [IMAGE...]
-    python infra/bench_probe.py warm ROUNDS NAME=IMAGE[,IMAGE...] [NAME=...]
+    python benchmarks/bench_probe.py cold IMAGE [IMAGE...]
+    python benchmarks/bench_probe.py warm ROUNDS NAME=IMAGE[,IMAGE...] [NAME=...]
 
 The environment (set by bench.py) names the model, the key, the token secret, the threads.
 Only the standard library is imported before the clock starts, so the cold probe's first
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "function"))
+
 
 BENCH_SECRET_ENV = "BENCH_JWT_SECRET"  # the parent's copy of JWT_SECRET, to mint tokens
 

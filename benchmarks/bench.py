@@ -1,4 +1,4 @@
-"""Benchmarks that print figures: run ``python infra/bench.py`` from the repository root.
+"""Benchmarks that print figures: run ``python -m benchmarks.bench`` from the repository root.
 
 The one benchmark entry point. Each section is one function returning rows (``Row``);
 ``main`` runs the sections asked for, prints one table and writes every row to a JSON
@@ -30,10 +30,10 @@ Sections:
   while opening, against the payload's size.
 - ``cost``: USD per million images at 1769 MB, x86_64 and arm64, from the warm means.
 
-    python infra/bench.py                      # everything (about 10 minutes on 2 CPUs)
-    python infra/bench.py cold warm cost --cold-starts 3 --rounds 1 --out build/b.json
-    python infra/bench.py keys --cold-starts 9
-    python infra/bench.py sealed --mib 2200
+    python -m benchmarks.bench                      # everything (about 10 minutes on 2 CPUs)
+    python -m benchmarks.bench cold warm cost --cold-starts 3 --rounds 1 --out build/b.json
+    python -m benchmarks.bench keys --cold-starts 9
+    python -m benchmarks.bench sealed --mib 2200
 """
 
 from __future__ import annotations
@@ -53,17 +53,14 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "function"))
-sys.path.insert(0, str(REPO))  # infra.bench_probe, and tests' keys and tokens for ``auth``
+from PIL import Image
 
-from PIL import Image  # noqa: E402
-
-from detector.auth import TokenVerifier, issue_token  # noqa: E402
-from detector.aws import AwsClients  # noqa: E402
-from detector.local import samples  # noqa: E402
-from detector.model import keys  # noqa: E402
-from detector.model.artifact import (  # noqa: E402
+from benchmarks import bench_probe
+from detector.auth import TokenVerifier, issue_token
+from detector.aws import AwsClients
+from detector.local import samples
+from detector.model import keys
+from detector.model.artifact import (
     Compression,
     DataKey,
     ModelMetadata,
@@ -71,11 +68,12 @@ from detector.model.artifact import (  # noqa: E402
     read_header,
     seal,
 )
-from detector.pipeline import decode, letterbox  # noqa: E402
-from detector.pipeline.engine import Detector, cpu_count  # noqa: E402
-from detector.sealing import describe_model  # noqa: E402
-from detector.settings import Settings  # noqa: E402
-from infra import bench_probe  # noqa: E402
+from detector.pipeline import decode, letterbox
+from detector.pipeline.engine import Detector, cpu_count
+from detector.sealing import describe_model
+from detector.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
 
 TWELVE_MP = (4000, 3000)
 PROBE = Path(bench_probe.__file__)
