@@ -12,6 +12,7 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+import botocore.client
 import numpy as np
 import pytest
 from aws_lambda_powertools.metrics.provider.base import reset_cold_start_flag_provider
@@ -166,17 +167,27 @@ def test_detect_reads_an_image_from_an_allowed_bucket(
 
 
 def test_detect_refuses_a_bucket_that_is_not_listed_without_reading_it(
-    api, lambda_context, dog_jpg: Path, token
+    api, lambda_context, dog_jpg: Path, token, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket="someone-elses-bucket")
     s3.put_object(Bucket="someone-elses-bucket", Key="secret.jpg", Body=dog_jpg.read_bytes())
 
+    s3_calls: list[str] = []
+    make_api_call = botocore.client.BaseClient._make_api_call
+
+    def spy(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        if client.meta.service_model.service_name == "s3":
+            s3_calls.append(operation)
+        return make_api_call(client, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", spy)
     document = {"s3": {"bucket": "someone-elses-bucket", "key": "secret.jpg"}}
     response = call(api, json_event("http", document, token), lambda_context)
 
     assert response["statusCode"] == 403
     assert json_body(response)["error"]["code"] == "forbidden"
+    assert [op for op in s3_calls if op in ("GetObject", "HeadObject")] == []
 
 
 def test_detect_says_404_for_a_missing_object_in_an_allowed_bucket(
@@ -204,6 +215,37 @@ def test_a_higher_confidence_threshold_keeps_fewer_detections(
 
     assert len(high["detections"]) < len(low["detections"])
     assert all(d["score"] >= 0.7 for d in high["detections"])
+
+
+def box_iou(a: list[float], b: list[float]) -> float:
+    inter_w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    inter_h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = inter_w * inter_h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def test_the_iou_option_decides_which_overlapping_boxes_survive(
+    api, lambda_context, dog_jpg: Path, token
+) -> None:
+    image = dog_jpg.read_bytes()
+
+    def detect(iou: str) -> list[dict[str, Any]]:
+        query = {"conf": "0.01", "iou": iou, "max_det": "300"}
+        document = json_body(
+            call(api, detect_event("http", image, token, query=query), lambda_context)
+        )
+        detections: list[dict[str, Any]] = document["detections"]
+        return detections
+
+    strict, loose = detect("0.2"), detect("0.9")
+
+    # A looser threshold lets overlapping boxes of one class through; a strict one does not.
+    assert len(loose) > len(strict)
+    for i, first in enumerate(strict):
+        for second in strict[i + 1 :]:
+            if first["class_id"] == second["class_id"]:
+                assert box_iou(first["box"], second["box"]) <= 0.21  # boxes are rounded to 0.01 px
 
 
 @pytest.mark.parametrize("classes", ["dog", "DOG", str(COCO_DOG), ["dog"], [COCO_DOG]])

@@ -206,6 +206,26 @@ def test_an_older_event_delivered_late_does_not_replace_the_result_of_a_newer_up
     assert "dog" in {d["label"] for d in result["detections"]}
 
 
+def test_sequencers_of_different_lengths_are_ordered_as_numbers(
+    handler, s3, lambda_context, dog_jpg: Path
+) -> None:
+    # GIVEN the photo's event with a longer sequencer than the older text file's event:
+    # "1000" is later than "FFF" although it sorts before it as a string
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    older = upload(s3, "uploads/pic.jpg", b"not a picture")
+    newer = upload(s3, "uploads/pic.jpg", dog_jpg.read_bytes())
+    older["Records"][0]["s3"]["object"]["sequencer"] = "FFF"
+    newer["Records"][0]["s3"]["object"]["sequencer"] = "1000"
+
+    # WHEN the newer event arrives first
+    handler.lambda_handler(newer, lambda_context)
+    response = handler.lambda_handler(older, lambda_context)
+
+    # THEN the older one is skipped
+    assert response == {"processed": ["skipped"]}
+    assert "dog" in {d["label"] for d in result_of(s3, "uploads/pic.jpg")["detections"]}
+
+
 def test_an_eventbridge_event_is_processed_like_a_notification(
     handler, s3, lambda_context, dog_jpg: Path
 ) -> None:

@@ -106,6 +106,14 @@ def test_a_token_expired_within_the_leeway_is_still_accepted() -> None:
     assert hs_verifier(jwt_leeway_seconds=30).verify(bearer(token)).subject == "tester"
 
 
+@pytest.mark.parametrize("seconds_past", [31, 120, 1800])
+def test_a_token_expired_longer_ago_than_the_default_leeway_is_rejected(seconds_past: int) -> None:
+    now = int(time.time())
+    token = tokens.hs256(iat=now - 3600, exp=now - seconds_past)
+
+    assert_rejected(hs_verifier(), token, "expired")
+
+
 def test_issue_token_round_trips_with_scope_issuer_audience_and_kid() -> None:
     token = issue_token(
         tokens.SECRET, subject="me", scope="detect", issuer=ISSUER, audience=AUDIENCE, key_id="k1"

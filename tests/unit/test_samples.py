@@ -55,9 +55,14 @@ def _serve(origin: tuple[Path, str], name: str, data: bytes) -> str:
     return f"{base}/{name}"
 
 
-def test_the_shared_copy_is_used_when_it_exists(model_path: Path):
-    assert samples.sample_model_path() == model_path
-    assert model_path.is_file()
+def test_the_shared_copy_is_used_when_it_exists(monkeypatch: pytest.MonkeyPatch):
+    # GIVEN the shared folder beside the repository (as here and in CI), nothing configured
+    monkeypatch.delenv(samples.SAMPLE_MODEL_ENV, raising=False)
+    monkeypatch.delenv(samples.SHARED_DIR_ENV, raising=False)
+    shared_model = Path(__file__).resolve().parents[2].parent / "shared/models/yolox_nano.onnx"
+    assert shared_model.is_file()
+    # THEN that copy is the sample model
+    assert samples.sample_model_path() == shared_model
 
 
 def test_an_explicit_model_path_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

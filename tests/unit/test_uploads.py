@@ -122,6 +122,8 @@ def test_the_default_layout_cannot_trigger_itself() -> None:
         {"results_prefix": "uploads/results/"},
         {"annotated_prefix": "uploads/"},
         {"results_prefix": ""},
+        {"uploads_prefix": "detections/uploads/"},
+        {"uploads_prefix": "annotated/incoming/"},
     ],
 )
 def test_layouts_where_outputs_could_look_like_uploads_are_refused(
