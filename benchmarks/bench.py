@@ -58,6 +58,7 @@ from PIL import Image
 from benchmarks import bench_probe
 from detector.auth import TokenVerifier, issue_token
 from detector.aws import AwsClients
+from detector.cpus import cpu_count
 from detector.local import samples
 from detector.model import keys
 from detector.model.artifact import (
@@ -69,7 +70,7 @@ from detector.model.artifact import (
     seal,
 )
 from detector.pipeline import decode, letterbox
-from detector.pipeline.engine import Detector, cpu_count
+from detector.pipeline.engine import Detector
 from detector.sealing import describe_model
 from detector.settings import Settings
 

@@ -28,6 +28,7 @@ from aws_lambda_powertools import Logger
 
 from detector import aws
 from detector.aws import AwsClients, S3Location
+from detector.cpus import cpu_count
 from detector.errors import (
     ArtifactError,
     ConfigurationError,
@@ -38,7 +39,7 @@ from detector.errors import (
 )
 from detector.model import artifact
 from detector.model.keys import KeyResolver, UserKeySource
-from detector.pipeline.engine import Detector, cpu_count
+from detector.pipeline.engine import Detector
 from detector.pipeline.families import parse_names
 from detector.settings import MODEL_URI, Settings
 

@@ -7,12 +7,9 @@ module and is testable alone; this one owns the onnxruntime session.
 
 from __future__ import annotations
 
-import math
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,13 +17,13 @@ import onnxruntime as ort
 from numpy.typing import NDArray
 from PIL import Image
 
+from detector.cpus import cpu_count
 from detector.errors import BadRequestError, ModelError
 from detector.pipeline import decode, families, letterbox, postprocess
 from detector.pipeline.detections import Detections
 from detector.pipeline.modelgraph import read_graph
 
 DEFAULT_MAX_IMAGE_PIXELS = 50_000_000
-LAMBDA_MB_PER_VCPU = 1769  # AWS: "at 1,769 MB, a function has the equivalent of one vCPU"
 MAX_DET_LIMIT = 10_000
 
 
@@ -89,65 +86,6 @@ def inspect_model(model: bytes, *, family: str | None = None) -> ModelInfo:
     layout = families.resolve(read_graph(model), family=family)
     families.build(layout)  # validates that the output fits the family
     return _info(layout)
-
-
-def cpu_count(lambda_memory_mb: int | None = None) -> int:
-    """The CPUs' worth this process may use: its cpuset, capped by its share of CPU time.
-
-    A cpuset can be smaller than the machine. A share can be smaller than the cpuset:
-    Lambda shows two vCPUs up to 3008 MB but gives CPU time in proportion to memory, one
-    vCPU's worth at 1769 MB, and a container's cgroup may set a quota. Threads beyond the
-    share are throttled: under a one-CPU cgroup quota with two CPUs visible, two threads
-    made COCO detections 17% slower on average and tripled p90 (19.0 -> 22.3 ms mean,
-    19.7 -> 56.5 ms p90); at 1.3 CPUs one thread was still faster, at 1.7 two were. So
-    the share is rounded to the nearest whole CPU.
-    """
-    lambda_share = lambda_memory_mb / LAMBDA_MB_PER_VCPU if lambda_memory_mb else None
-    return cpus_within(len(os.sched_getaffinity(0)), cgroup_cpu_share(), lambda_share)
-
-
-def cpus_within(cpus: int, *shares: float | None) -> int:
-    """``cpus`` capped by the smallest known share of CPU time, rounded to the nearest
-    whole CPU; at least one."""
-    known = [share for share in shares if share]
-    if known:
-        cpus = min(cpus, math.floor(min(known) + 0.5))
-    return max(1, cpus)
-
-
-def cgroup_cpu_share(
-    membership: Path = Path("/proc/self/cgroup"), root: Path = Path("/sys/fs/cgroup")
-) -> float | None:
-    """CPUs' worth of time per period this process's cgroup may use; None if unlimited.
-
-    cgroup v2 says it in ``cpu.max`` ("quota period" or "max period"), v1 in
-    ``cpu.cfs_quota_us`` (-1: unlimited) over ``cpu.cfs_period_us``.
-    """
-    try:
-        lines = membership.read_text().splitlines()
-    except OSError:
-        return None
-    for line in lines:
-        parts = line.split(":", 2)  # "id:controllers:path"; v2's controllers are empty
-        if len(parts) != 3:
-            continue
-        folder = parts[2].lstrip("/")
-        controllers = parts[1]
-        try:
-            if not controllers:  # v2: one hierarchy
-                quota, period = (root / folder / "cpu.max").read_text().split()
-            elif "cpu" in controllers.split(","):
-                mount = root / controllers  # v1: mounted as "cpu,cpuacct" or as "cpu"
-                mount = mount if mount.is_dir() else root / "cpu"
-                quota = (mount / folder / "cpu.cfs_quota_us").read_text().strip()
-                period = (mount / folder / "cpu.cfs_period_us").read_text().strip()
-            else:
-                continue
-            if quota not in ("max", "-1"):
-                return int(quota) / int(period)
-        except (OSError, ValueError, ZeroDivisionError):
-            continue
-    return None
 
 
 class Detector:
