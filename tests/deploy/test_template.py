@@ -59,8 +59,10 @@ LEFT_TO_DEFAULTS_BY_FUNCTION = {
 }
 ROUTES = {("POST", "/detect"), ("GET", "/model"), ("GET", "/health"), ("GET", "/")}
 
+STACK_KEY = "arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
 # Values to evaluate the template's expressions with.
 PARAMETERS = {
+    "AWS::NoValue": None,
     "AWS::Partition": "aws",
     "AWS::Region": "us-east-1",
     "AWS::AccountId": "123456789012",
@@ -71,6 +73,7 @@ PARAMETERS = {
     "ModelKeyParameterName": "/detector/model-key",
     "JwtSecretName": "detector/jwt",
     "ApiReservedConcurrency": "",
+    "StackKmsKeyArn": STACK_KEY,
     "UploadsBucket.Arn": "arn:aws:s3:::detector-uploads-123456789012-1a2b3c4d",
     "UploadQueue.Arn": "arn:aws:sqs:us-east-1:123456789012:uploads",
 }
@@ -79,6 +82,19 @@ KEY_MODES = {
     "ModelKmsKeyArn": "kms:Decrypt",
     "ModelKeySecretName": "secretsmanager:GetSecretValue",
     "ModelKeyParameterName": "ssm:GetParameter",
+}
+# Where each kind of resource that keeps data at rest names its KMS key.
+KEY_PATHS = {
+    "AWS::Lambda::Function": ("KmsKeyArn",),
+    "AWS::Logs::LogGroup": ("KmsKeyId",),
+    "AWS::SQS::Queue": ("KmsMasterKeyId",),
+    "AWS::S3::Bucket": (
+        "BucketEncryption",
+        "ServerSideEncryptionConfiguration",
+        0,
+        "ServerSideEncryptionByDefault",
+        "KMSMasterKeyID",
+    ),
 }
 AWS_MANAGED_POLICIES = {
     # CloudWatch Logs, which Lambda writes to, and X-Ray for Tracing: Active
@@ -130,6 +146,23 @@ def role_statements(
 
 def statements_allowing(transformed, function: str, action: str) -> list[dict[str, Any]]:
     return [s for s in role_statements(transformed, function) if action in as_list(s["Action"])]
+
+
+def value_at(node: Any, path: tuple[str | int, ...], values: dict[str, Any]) -> Any:
+    """The value at `path` in a resource's properties, Fn::If resolved on the way; None when
+    a step is missing or AWS::NoValue."""
+    for step in path:
+        if isinstance(node, dict) and "Fn::If" in node:
+            node = evaluate(node, values)
+        if node is None or (isinstance(node, dict) and step not in node):
+            return None
+        node = node[step]
+    return evaluate(node, values)
+
+
+def stack_key_values(template: dict[str, Any], key: str) -> dict[str, Any]:
+    """PARAMETERS with StackKmsKeyArn set to `key` ("" - none), conditions included."""
+    return with_conditions(template, PARAMETERS | {"StackKmsKeyArn": key})
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
@@ -229,7 +262,11 @@ def test_a_missing_key_reads_as_not_found_rather_than_forbidden(sam_template, fu
 
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_kms_decrypts_the_model_key_only_under_the_model_encryption_context(sam_template, function):
-    [decrypt] = statements_allowing(sam_template["transformed"], function, "kms:Decrypt")
+    [decrypt] = [
+        statement
+        for statement in statements_allowing(sam_template["transformed"], function, "kms:Decrypt")
+        if evaluate(statement["Resource"], PARAMETERS) == PARAMETERS["ModelKmsKeyArn"]
+    ]
 
     assert as_list(decrypt["Action"]) == ["kms:Decrypt"]
     assert evaluate(decrypt["Resource"], PARAMETERS) == PARAMETERS["ModelKmsKeyArn"]
@@ -265,8 +302,10 @@ def test_secrets_are_read_by_name_only(sam_template, function, secrets):
 def test_each_key_mode_lets_the_functions_read_its_own_key_and_no_other(
     sam_template, function, mode
 ):
-    # GIVEN parameters that choose this key mode only (and JWKS, so no JWT secret either)
-    unset = {other: "" for other in KEY_MODES if other != mode} | {"JwtSecretName": ""}
+    # GIVEN parameters that choose this key mode only (and JWKS, so no JWT secret either;
+    # no stack key, whose kms:Decrypt is tested on its own)
+    unset = {other: "" for other in KEY_MODES if other != mode}
+    unset |= {"JwtSecretName": "", "StackKmsKeyArn": ""}
     values = with_conditions(sam_template["template"], PARAMETERS | unset)
 
     # WHEN the role is read under the conditions those parameters decide
@@ -428,3 +467,90 @@ def test_reserved_concurrency_is_set_only_for_a_positive_number(sam_template, va
     condition = sam_template["template"]["Conditions"]["ReservesApiConcurrency"]
 
     assert evaluate(condition, {"ApiReservedConcurrency": value}) is reserved
+
+
+def test_the_stack_key_encrypts_everything_the_stack_keeps_at_rest(sam_template):
+    # GIVEN every resource of a kind that keeps data at rest (the functions after SAM's
+    # transform: their environment, image copy and SnapStart snapshots)
+    template = sam_template["template"]
+    resources = sam_template["transformed"]["Resources"]
+    at_rest = {name: r for name, r in resources.items() if r["Type"] in KEY_PATHS}
+    with_key, without_key = stack_key_values(template, STACK_KEY), stack_key_values(template, "")
+
+    # THEN each one names the stack key when one is given, and no key when none is
+    for name, resource in at_rest.items():
+        path = KEY_PATHS[resource["Type"]]
+        assert value_at(resource["Properties"], path, with_key) == STACK_KEY, name
+        assert value_at(resource["Properties"], path, without_key) is None, name
+    # (and these are the resources the README says the key protects)
+    assert set(at_rest) == {
+        "DetectApi",
+        "DetectUploads",
+        "DetectApiLogGroup",
+        "DetectUploadsLogGroup",
+        "UploadsBucket",
+        "UploadQueue",
+        "UploadDeadLetterQueue",
+    }
+
+
+@pytest.mark.parametrize("key", [STACK_KEY, ""])
+def test_both_queues_are_encrypted_with_exactly_one_kind_of_sse(sam_template, key):
+    # GIVEN the queues, with and without a stack key
+    values = stack_key_values(sam_template["template"], key)
+    queues = [
+        resource["Properties"]
+        for resource in sam_template["transformed"]["Resources"].values()
+        if resource["Type"] == "AWS::SQS::Queue"
+    ]
+
+    # THEN each is encrypted: under the stack key (SSE-KMS), or else SQS's own (SSE-SQS),
+    # never both (SQS refuses a queue with both)
+    assert len(queues) == 2
+    for queue in queues:
+        kms_key = value_at(queue, ("KmsMasterKeyId",), values)
+        sqs_managed = value_at(queue, ("SqsManagedSseEnabled",), values)
+        assert (kms_key, sqs_managed) == ((STACK_KEY, False) if key else (None, True))
+
+
+@pytest.mark.parametrize(("key", "algorithm"), [(STACK_KEY, "aws:kms"), ("", "AES256")])
+def test_the_uploads_bucket_encrypts_with_the_stack_key_or_s3_managed_keys(
+    sam_template, key, algorithm
+):
+    template = sam_template["template"]
+    bucket = template["Resources"]["UploadsBucket"]["Properties"]
+    [rule] = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+
+    by_default = evaluate(rule["ServerSideEncryptionByDefault"], stack_key_values(template, key))
+
+    assert by_default["SSEAlgorithm"] == algorithm
+
+
+@pytest.mark.parametrize(
+    ("function", "actions", "services"),
+    [
+        ("DetectApi", ["kms:Decrypt"], "s3.us-east-1.amazonaws.com"),
+        (
+            "DetectUploads",
+            ["kms:Decrypt", "kms:GenerateDataKey"],
+            ["s3.us-east-1.amazonaws.com", "sqs.us-east-1.amazonaws.com"],
+        ),
+    ],
+)
+def test_the_functions_use_the_stack_key_only_through_s3_and_sqs(
+    sam_template, function, actions, services
+):
+    template, transformed = sam_template["template"], sam_template["transformed"]
+
+    def on_stack_key(values: dict[str, Any]) -> list[dict[str, Any]]:
+        statements = role_statements(transformed, function, values)
+        return [s for s in statements if evaluate(s["Resource"], values) == STACK_KEY]
+
+    # WHEN a stack key is given: the API reads images, the upload function also writes
+    # results and reads the queue, each only through the service that stores them
+    [statement] = on_stack_key(stack_key_values(template, STACK_KEY))
+    assert as_list(statement["Action"]) == actions
+    condition = evaluate(statement["Condition"], PARAMETERS)
+    assert condition == {"StringEquals": {"kms:ViaService": services}}
+    # WHEN none is: no statement names it
+    assert on_stack_key(stack_key_values(template, "")) == []
