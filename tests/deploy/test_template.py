@@ -488,6 +488,7 @@ def test_the_stack_key_encrypts_everything_the_stack_keeps_at_rest(sam_template)
         "DetectUploads",
         "DetectApiLogGroup",
         "DetectUploadsLogGroup",
+        "DetectHttpApiAccessLogGroup",
         "UploadsBucket",
         "UploadQueue",
         "UploadDeadLetterQueue",
@@ -554,3 +555,36 @@ def test_the_functions_use_the_stack_key_only_through_s3_and_sqs(
     assert condition == {"StringEquals": {"kms:ViaService": services}}
     # WHEN none is: no statement names it
     assert on_stack_key(stack_key_values(template, "")) == []
+
+
+def test_the_http_api_logs_each_request_as_json_to_its_own_log_group(sam_template):
+    # GIVEN the API's access log settings
+    resources = sam_template["template"]["Resources"]
+    settings_ = resources["DetectHttpApi"]["Properties"]["AccessLogSettings"]
+
+    # WHEN the format is read as the JSON line each request writes
+    fields = json.loads(settings_["Format"])
+
+    # THEN it names the request, route, status, latency and any integration error
+    assert (
+        fields
+        | {
+            "requestId": "$context.requestId",
+            "routeKey": "$context.routeKey",
+            "status": "$context.status",
+            "responseLatency": "$context.responseLatency",
+            "integrationRequestId": "$context.integration.requestId",
+            "integrationStatus": "$context.integration.status",
+            "integrationError": "$context.integration.error",
+            "error": "$context.error.message",
+        }
+        == fields
+    )
+    # and nothing else than API Gateway's context variables (no header: they carry the JWT)
+    assert all(re.fullmatch(r"\$context\.[a-zA-Z.]+", value) for value in fields.values())
+    assert not [value for value in fields.values() if "header" in value.lower()]
+    # in a log group of its own, kept as long as the functions' logs
+    [group, attribute] = settings_["DestinationArn"]["Fn::GetAtt"]
+    assert attribute == "Arn"
+    assert resources[group]["Type"] == "AWS::Logs::LogGroup"
+    assert resources[group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
