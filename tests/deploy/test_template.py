@@ -74,6 +74,7 @@ PARAMETERS = {
     "JwtSecretName": "detector/jwt",
     "ApiReservedConcurrency": "",
     "StackKmsKeyArn": STACK_KEY,
+    "UploadsAccessLogBucket": "",
     "UploadsBucket.Arn": "arn:aws:s3:::detector-uploads-123456789012-1a2b3c4d",
     "UploadQueue.Arn": "arn:aws:sqs:us-east-1:123456789012:uploads",
 }
@@ -588,3 +589,54 @@ def test_the_http_api_logs_each_request_as_json_to_its_own_log_group(sam_templat
     assert attribute == "Arn"
     assert resources[group]["Type"] == "AWS::Logs::LogGroup"
     assert resources[group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_the_uploads_bucket_keeps_versions_only_as_long_as_the_user_chose(sam_template):
+    template = sam_template["template"]
+    bucket = template["Resources"]["UploadsBucket"]["Properties"]
+    parameter = template["Parameters"]["UploadsVersioning"]
+
+    # Versioning is the user's choice, on unless they turn it off
+    assert bucket["VersioningConfiguration"] == {"Status": {"Ref": "UploadsVersioning"}}
+    assert parameter["Default"] == "Enabled"
+    assert set(parameter["AllowedValues"]) == {"Enabled", "Suspended"}
+    # and an overwritten or deleted version does not stay (and cost) for ever
+    [rule] = bucket["LifecycleConfiguration"]["Rules"]
+    assert rule["Status"] == "Enabled" and "Prefix" not in rule and "Filter" not in rule
+    assert rule["NoncurrentVersionExpiration"] == {
+        "NoncurrentDays": {"Ref": "UploadsNoncurrentVersionDays"}
+    }
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_the_functions_may_read_the_exact_version_an_event_or_request_names(sam_template, function):
+    # In a versioned bucket the code reads with VersionId, which needs s3:GetObjectVersion.
+    gets = statements_allowing(sam_template["transformed"], function, "s3:GetObject")
+
+    assert gets and all("s3:GetObjectVersion" in as_list(s["Action"]) for s in gets)
+
+
+@pytest.mark.parametrize(("bucket", "logged"), [("central-s3-logs", True), ("", False)])
+def test_the_uploads_bucket_access_log_goes_to_the_bucket_the_user_names(
+    sam_template, bucket, logged
+):
+    template = sam_template["template"]
+    values = with_conditions(template, PARAMETERS | {"UploadsAccessLogBucket": bucket})
+
+    logging = evaluate(
+        template["Resources"]["UploadsBucket"]["Properties"]["LoggingConfiguration"],
+        values | {"AWS::StackName": "detector"},
+    )
+
+    assert logging == (
+        {"DestinationBucketName": bucket, "LogFilePrefix": "detector/"} if logged else None
+    )
+
+
+def test_every_parameter_is_in_exactly_one_group_of_the_console(sam_template):
+    template = sam_template["template"]
+    groups = template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+
+    grouped = [name for group in groups for name in group["Parameters"]]
+
+    assert sorted(grouped) == sorted(template["Parameters"])
