@@ -62,7 +62,6 @@ ROUTES = {("POST", "/detect"), ("GET", "/model"), ("GET", "/health"), ("GET", "/
 STACK_KEY = "arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
 # Values to evaluate the template's expressions with.
 PARAMETERS = {
-    "AWS::NoValue": None,
     "AWS::Partition": "aws",
     "AWS::Region": "us-east-1",
     "AWS::AccountId": "123456789012",
