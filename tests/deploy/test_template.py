@@ -639,3 +639,34 @@ def test_every_parameter_is_in_exactly_one_group_of_the_console(sam_template):
     grouped = [name for group in groups for name in group["Parameters"]]
 
     assert sorted(grouped) == sorted(template["Parameters"])
+
+
+def test_a_burst_of_uploads_runs_at_most_upload_max_concurrency_functions(sam_template):
+    # GIVEN what can invoke the upload function in the deployed stack
+    template = sam_template["template"]
+    resources = sam_template["transformed"]["Resources"]
+    function = resources["DetectUploads"]["Properties"]
+    mappings = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::EventSourceMapping"
+        and r["Properties"]["FunctionName"] == {"Ref": "DetectUploads"}
+    ]
+    pushers = [
+        name
+        for name, r in resources.items()
+        if r["Type"] == "AWS::Lambda::Permission"
+        and r["Properties"]["FunctionName"] == {"Ref": "DetectUploads"}
+    ]
+
+    # THEN its one trigger is the queue, whose poller runs at most UploadMaxConcurrency
+    # functions at once: the rest of the account's concurrency stays the API's
+    [mapping] = mappings
+    assert pushers == [], "a trigger that pushes would bypass the queue's cap"
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "UploadMaxConcurrency"}}
+    # within what Lambda accepts for SQS (2 to 1000), by default a tenth of a default account
+    parameter = template["Parameters"]["UploadMaxConcurrency"]
+    assert (parameter["MinValue"], parameter["MaxValue"], parameter["Default"]) == (2, 1000, 10)
+    # and no reserved concurrency: it would hold that many back from the API even when idle,
+    # and below the cap Lambda would throttle the poller, counting receives toward the DLQ
+    assert "ReservedConcurrentExecutions" not in function
