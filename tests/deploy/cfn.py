@@ -5,16 +5,21 @@ from __future__ import annotations
 import re
 from typing import Any
 
+NO_VALUE = {"Ref": "AWS::NoValue"}
+
 
 def evaluate(node: Any, values: dict[str, str]) -> Any:
     """The value of a template expression (Ref, GetAtt, Sub, Select, Split, If, conditions).
 
-    Fn::If reads its condition's value from `values` (see with_conditions).
+    Fn::If reads its condition's value from `values` (see with_conditions); AWS::NoValue is
+    None.
     """
     if isinstance(node, list):
         return [evaluate(item, values) for item in node]
     if not isinstance(node, dict):
         return node
+    if node == NO_VALUE:
+        return None
     if "Ref" in node:
         return values[node["Ref"]]
     if "Fn::GetAtt" in node:
@@ -66,7 +71,7 @@ def branches(items: list[Any], values: dict[str, Any] | None = None) -> list[Any
                 options = [if_true, if_false]
             else:
                 options = [if_true if values[condition] else if_false]
-        expanded += [option for option in options if option != {"Ref": "AWS::NoValue"}]
+        expanded += [option for option in options if option != NO_VALUE]
     return expanded
 
 

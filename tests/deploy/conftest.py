@@ -19,15 +19,24 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 FUNCTION_DIR = REPO_ROOT / "function"
 REQUIREMENTS = FUNCTION_DIR / "requirements.txt"
 TOOLS_BIN = REPO_ROOT / ".venv-tools" / "bin"
+# checkov pins its own boto3, apart from sam's: a virtualenv of its own (Makefile).
+CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
 # Any AWS call a tool might try goes to a closed port on this machine, never to AWS.
 NOWHERE = "http://127.0.0.1:9"
 
 
 @pytest.fixture(scope="session")
 def tools() -> Path:
-    """The bin folder of the tools virtualenv (sam, cfn-lint, hadolint), set up if missing."""
+    """The bin folder of the tools virtualenv (sam, cfn-lint, hadolint), set up if missing
+    (with checkov's, see `checkov`)."""
     subprocess.run(["make", "--silent", "tools"], cwd=REPO_ROOT, check=True)
     return TOOLS_BIN
+
+
+@pytest.fixture(scope="session")
+def checkov(tools: Path) -> Path:
+    """The checkov executable, in the virtualenv `make tools` sets up beside the tools'."""
+    return CHECKOV
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +47,9 @@ def tool_env() -> dict[str, str]:
         "SAM_CLI_TELEMETRY": "0",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ENDPOINT_URL": NOWHERE,
+        # checkov: no download of Prisma Cloud's guideline mappings, no PyPI version check
+        "BC_SKIP_MAPPING": "TRUE",
+        "CKV_SKIP_PACKAGE_UPDATE_CHECK": "TRUE",
     }
 
 

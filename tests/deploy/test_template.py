@@ -60,6 +60,7 @@ LEFT_TO_DEFAULTS_BY_FUNCTION = {
 }
 ROUTES = {("POST", "/detect"), ("GET", "/model"), ("GET", "/health"), ("GET", "/")}
 
+STACK_KEY = "arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
 # Values to evaluate the template's expressions with.
 PARAMETERS = {
     "AWS::Partition": "aws",
@@ -72,6 +73,8 @@ PARAMETERS = {
     "ModelKeyParameterName": "/detector/model-key",
     "JwtSecretName": "detector/jwt",
     "ApiReservedConcurrency": "",
+    "StackKmsKeyArn": STACK_KEY,
+    "UploadsAccessLogBucket": "",
     "UploadsBucket.Arn": "arn:aws:s3:::detector-uploads-123456789012-1a2b3c4d",
     "UploadQueue.Arn": "arn:aws:sqs:us-east-1:123456789012:uploads",
 }
@@ -80,6 +83,19 @@ KEY_MODES = {
     "ModelKmsKeyArn": "kms:Decrypt",
     "ModelKeySecretName": "secretsmanager:GetSecretValue",
     "ModelKeyParameterName": "ssm:GetParameter",
+}
+# Where each kind of resource that keeps data at rest names its KMS key.
+KEY_PATHS = {
+    "AWS::Lambda::Function": ("KmsKeyArn",),
+    "AWS::Logs::LogGroup": ("KmsKeyId",),
+    "AWS::SQS::Queue": ("KmsMasterKeyId",),
+    "AWS::S3::Bucket": (
+        "BucketEncryption",
+        "ServerSideEncryptionConfiguration",
+        0,
+        "ServerSideEncryptionByDefault",
+        "KMSMasterKeyID",
+    ),
 }
 AWS_MANAGED_POLICIES = {
     # CloudWatch Logs, which Lambda writes to, and X-Ray for Tracing: Active
@@ -131,6 +147,23 @@ def role_statements(
 
 def statements_allowing(transformed, function: str, action: str) -> list[dict[str, Any]]:
     return [s for s in role_statements(transformed, function) if action in as_list(s["Action"])]
+
+
+def value_at(node: Any, path: tuple[str | int, ...], values: dict[str, Any]) -> Any:
+    """The value at `path` in a resource's properties, Fn::If resolved on the way; None when
+    a step is missing or AWS::NoValue."""
+    for step in path:
+        if isinstance(node, dict) and "Fn::If" in node:
+            node = evaluate(node, values)
+        if node is None or (isinstance(node, dict) and step not in node):
+            return None
+        node = node[step]
+    return evaluate(node, values)
+
+
+def stack_key_values(template: dict[str, Any], key: str) -> dict[str, Any]:
+    """PARAMETERS with StackKmsKeyArn set to `key` ("" - none), conditions included."""
+    return with_conditions(template, PARAMETERS | {"StackKmsKeyArn": key})
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
@@ -230,7 +263,11 @@ def test_a_missing_key_reads_as_not_found_rather_than_forbidden(sam_template, fu
 
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_kms_decrypts_the_model_key_only_under_the_model_encryption_context(sam_template, function):
-    [decrypt] = statements_allowing(sam_template["transformed"], function, "kms:Decrypt")
+    [decrypt] = [
+        statement
+        for statement in statements_allowing(sam_template["transformed"], function, "kms:Decrypt")
+        if evaluate(statement["Resource"], PARAMETERS) == PARAMETERS["ModelKmsKeyArn"]
+    ]
 
     assert as_list(decrypt["Action"]) == ["kms:Decrypt"]
     assert evaluate(decrypt["Resource"], PARAMETERS) == PARAMETERS["ModelKmsKeyArn"]
@@ -266,8 +303,10 @@ def test_secrets_are_read_by_name_only(sam_template, function, secrets):
 def test_each_key_mode_lets_the_functions_read_its_own_key_and_no_other(
     sam_template, function, mode
 ):
-    # GIVEN parameters that choose this key mode only (and JWKS, so no JWT secret either)
-    unset = {other: "" for other in KEY_MODES if other != mode} | {"JwtSecretName": ""}
+    # GIVEN parameters that choose this key mode only (and JWKS, so no JWT secret either;
+    # no stack key, whose kms:Decrypt is tested on its own)
+    unset = {other: "" for other in KEY_MODES if other != mode}
+    unset |= {"JwtSecretName": "", "StackKmsKeyArn": ""}
     values = with_conditions(sam_template["template"], PARAMETERS | unset)
 
     # WHEN the role is read under the conditions those parameters decide
@@ -429,3 +468,206 @@ def test_reserved_concurrency_is_set_only_for_a_positive_number(sam_template, va
     condition = sam_template["template"]["Conditions"]["ReservesApiConcurrency"]
 
     assert evaluate(condition, {"ApiReservedConcurrency": value}) is reserved
+
+
+def test_the_stack_key_encrypts_everything_the_stack_keeps_at_rest(sam_template):
+    # GIVEN every resource of a kind that keeps data at rest (the functions after SAM's
+    # transform: their environment, image copy and SnapStart snapshots)
+    template = sam_template["template"]
+    resources = sam_template["transformed"]["Resources"]
+    at_rest = {name: r for name, r in resources.items() if r["Type"] in KEY_PATHS}
+    with_key, without_key = stack_key_values(template, STACK_KEY), stack_key_values(template, "")
+
+    # THEN each one names the stack key when one is given, and no key when none is
+    for name, resource in at_rest.items():
+        path = KEY_PATHS[resource["Type"]]
+        assert value_at(resource["Properties"], path, with_key) == STACK_KEY, name
+        assert value_at(resource["Properties"], path, without_key) is None, name
+    # (and these are the resources the README says the key protects)
+    assert set(at_rest) == {
+        "DetectApi",
+        "DetectUploads",
+        "DetectApiLogGroup",
+        "DetectUploadsLogGroup",
+        "DetectHttpApiAccessLogGroup",
+        "UploadsBucket",
+        "UploadQueue",
+        "UploadDeadLetterQueue",
+    }
+
+
+@pytest.mark.parametrize("key", [STACK_KEY, ""])
+def test_both_queues_are_encrypted_with_exactly_one_kind_of_sse(sam_template, key):
+    # GIVEN the queues, with and without a stack key
+    values = stack_key_values(sam_template["template"], key)
+    queues = [
+        resource["Properties"]
+        for resource in sam_template["transformed"]["Resources"].values()
+        if resource["Type"] == "AWS::SQS::Queue"
+    ]
+
+    # THEN each is encrypted: under the stack key (SSE-KMS), or else SQS's own (SSE-SQS),
+    # never both (SQS refuses a queue with both)
+    assert len(queues) == 2
+    for queue in queues:
+        kms_key = value_at(queue, ("KmsMasterKeyId",), values)
+        sqs_managed = value_at(queue, ("SqsManagedSseEnabled",), values)
+        assert (kms_key, sqs_managed) == ((STACK_KEY, False) if key else (None, True))
+
+
+@pytest.mark.parametrize(("key", "algorithm"), [(STACK_KEY, "aws:kms"), ("", "AES256")])
+def test_the_uploads_bucket_encrypts_with_the_stack_key_or_s3_managed_keys(
+    sam_template, key, algorithm
+):
+    template = sam_template["template"]
+    bucket = template["Resources"]["UploadsBucket"]["Properties"]
+    [rule] = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+
+    by_default = evaluate(rule["ServerSideEncryptionByDefault"], stack_key_values(template, key))
+
+    assert by_default["SSEAlgorithm"] == algorithm
+
+
+@pytest.mark.parametrize(
+    ("function", "actions", "services"),
+    [
+        ("DetectApi", ["kms:Decrypt"], "s3.us-east-1.amazonaws.com"),
+        (
+            "DetectUploads",
+            ["kms:Decrypt", "kms:GenerateDataKey"],
+            ["s3.us-east-1.amazonaws.com", "sqs.us-east-1.amazonaws.com"],
+        ),
+    ],
+)
+def test_the_functions_use_the_stack_key_only_through_s3_and_sqs(
+    sam_template, function, actions, services
+):
+    template, transformed = sam_template["template"], sam_template["transformed"]
+
+    def on_stack_key(values: dict[str, Any]) -> list[dict[str, Any]]:
+        statements = role_statements(transformed, function, values)
+        return [s for s in statements if evaluate(s["Resource"], values) == STACK_KEY]
+
+    # WHEN a stack key is given: the API reads images, the upload function also writes
+    # results and reads the queue, each only through the service that stores them
+    [statement] = on_stack_key(stack_key_values(template, STACK_KEY))
+    assert as_list(statement["Action"]) == actions
+    condition = evaluate(statement["Condition"], PARAMETERS)
+    assert condition == {"StringEquals": {"kms:ViaService": services}}
+    # WHEN none is: no statement names it
+    assert on_stack_key(stack_key_values(template, "")) == []
+
+
+def test_the_http_api_logs_each_request_as_json_to_its_own_log_group(sam_template):
+    # GIVEN the API's access log settings
+    resources = sam_template["template"]["Resources"]
+    settings_ = resources["DetectHttpApi"]["Properties"]["AccessLogSettings"]
+
+    # WHEN the format is read as the JSON line each request writes
+    fields = json.loads(settings_["Format"])
+
+    # THEN it names the request, route, status, latency and any integration error
+    assert (
+        fields
+        | {
+            "requestId": "$context.requestId",
+            "routeKey": "$context.routeKey",
+            "status": "$context.status",
+            "responseLatency": "$context.responseLatency",
+            "integrationRequestId": "$context.integration.requestId",
+            "integrationStatus": "$context.integration.status",
+            "integrationError": "$context.integration.error",
+            "error": "$context.error.message",
+        }
+        == fields
+    )
+    # and nothing else than API Gateway's context variables (no header: they carry the JWT)
+    assert all(re.fullmatch(r"\$context\.[a-zA-Z.]+", value) for value in fields.values())
+    assert not [value for value in fields.values() if "header" in value.lower()]
+    # in a log group of its own, kept as long as the functions' logs
+    [group, attribute] = settings_["DestinationArn"]["Fn::GetAtt"]
+    assert attribute == "Arn"
+    assert resources[group]["Type"] == "AWS::Logs::LogGroup"
+    assert resources[group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_the_uploads_bucket_keeps_versions_only_as_long_as_the_user_chose(sam_template):
+    template = sam_template["template"]
+    bucket = template["Resources"]["UploadsBucket"]["Properties"]
+    parameter = template["Parameters"]["UploadsVersioning"]
+
+    # Versioning is the user's choice, on unless they turn it off
+    assert bucket["VersioningConfiguration"] == {"Status": {"Ref": "UploadsVersioning"}}
+    assert parameter["Default"] == "Enabled"
+    assert set(parameter["AllowedValues"]) == {"Enabled", "Suspended"}
+    # and an overwritten or deleted version does not stay (and cost) for ever
+    [rule] = bucket["LifecycleConfiguration"]["Rules"]
+    assert rule["Status"] == "Enabled" and "Prefix" not in rule and "Filter" not in rule
+    assert rule["NoncurrentVersionExpiration"] == {
+        "NoncurrentDays": {"Ref": "UploadsNoncurrentVersionDays"}
+    }
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_the_functions_may_read_the_exact_version_an_event_or_request_names(sam_template, function):
+    # In a versioned bucket the code reads with VersionId, which needs s3:GetObjectVersion.
+    gets = statements_allowing(sam_template["transformed"], function, "s3:GetObject")
+
+    assert gets and all("s3:GetObjectVersion" in as_list(s["Action"]) for s in gets)
+
+
+@pytest.mark.parametrize(("bucket", "logged"), [("central-s3-logs", True), ("", False)])
+def test_the_uploads_bucket_access_log_goes_to_the_bucket_the_user_names(
+    sam_template, bucket, logged
+):
+    template = sam_template["template"]
+    values = with_conditions(template, PARAMETERS | {"UploadsAccessLogBucket": bucket})
+
+    logging = evaluate(
+        template["Resources"]["UploadsBucket"]["Properties"]["LoggingConfiguration"],
+        values | {"AWS::StackName": "detector"},
+    )
+
+    assert logging == (
+        {"DestinationBucketName": bucket, "LogFilePrefix": "detector/"} if logged else None
+    )
+
+
+def test_every_parameter_is_in_exactly_one_group_of_the_console(sam_template):
+    template = sam_template["template"]
+    groups = template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+
+    grouped = [name for group in groups for name in group["Parameters"]]
+
+    assert sorted(grouped) == sorted(template["Parameters"])
+
+
+def test_a_burst_of_uploads_runs_at_most_upload_max_concurrency_functions(sam_template):
+    # GIVEN what can invoke the upload function in the deployed stack
+    template = sam_template["template"]
+    resources = sam_template["transformed"]["Resources"]
+    function = resources["DetectUploads"]["Properties"]
+    mappings = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::EventSourceMapping"
+        and r["Properties"]["FunctionName"] == {"Ref": "DetectUploads"}
+    ]
+    pushers = [
+        name
+        for name, r in resources.items()
+        if r["Type"] == "AWS::Lambda::Permission"
+        and r["Properties"]["FunctionName"] == {"Ref": "DetectUploads"}
+    ]
+
+    # THEN its one trigger is the queue, whose poller runs at most UploadMaxConcurrency
+    # functions at once: the rest of the account's concurrency stays the API's
+    [mapping] = mappings
+    assert pushers == [], "a trigger that pushes would bypass the queue's cap"
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "UploadMaxConcurrency"}}
+    # within what Lambda accepts for SQS (2 to 1000), by default a tenth of a default account
+    parameter = template["Parameters"]["UploadMaxConcurrency"]
+    assert (parameter["MinValue"], parameter["MaxValue"], parameter["Default"]) == (2, 1000, 10)
+    # and no reserved concurrency: it would hold that many back from the API even when idle,
+    # and below the cap Lambda would throttle the poller, counting receives toward the DLQ
+    assert "ReservedConcurrentExecutions" not in function
