@@ -157,9 +157,10 @@ def detect() -> Response[Any]:
         settings=settings,
     )
     loaded = model.get()
-    image = request.image if request.image is not None else fetch_image(request.source)
     names = loaded.detector.info.class_names
-    result = model.detect(loaded, image, request.options(names, settings))
+    options = request.options(names, settings)  # a bad option is refused before any S3 read
+    image = request.image if request.image is not None else fetch_image(request.source)
+    result = model.detect(loaded, image, options)
     if request.wants_jpeg:
         return deliverable(Response(HTTPStatus.OK, JPEG_MEDIA_TYPE, drawing(image, result, names)))
     annotated = drawing(image, result, names) if request.annotate else None
