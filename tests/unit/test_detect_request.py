@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -211,7 +212,7 @@ def test_the_image_size_limit_is_exact_whatever_the_base64_padding(size: int) ->
     # (one "=", none) and 1 byte over, in every form that carries base64
     image = IMAGE + bytes(size - len(IMAGE))
     encoded = base64.b64encode(image).decode()
-    forms = {
+    forms: dict[str, Callable[[], Any]] = {
         "raw body": lambda: parse(image, "image/jpeg"),
         "JSON": lambda: parse(as_json({"image": encoded}), "application/json"),
         "data URL": lambda: parse(
