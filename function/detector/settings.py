@@ -61,6 +61,7 @@ MAX_NUMBER_CHARS = 32
 MAX_CLASS_ITEMS = 4096  # names or ids in one `classes` option: far more than any model has
 # A JSON body may be the base64 of a MAX_IMAGE_BYTES image plus this much for the rest.
 JSON_BODY_MARGIN_BYTES = 64 * 1024
+S3_MAX_KEY_BYTES = 1024  # S3's own limit on a key (and a version id), in UTF-8 bytes
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}

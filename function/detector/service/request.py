@@ -58,12 +58,12 @@ from detector.settings import (
     JSON_BODY_MARGIN_BYTES,
     MAX_CLASS_ITEMS,
     MAX_NUMBER_CHARS,
+    S3_MAX_KEY_BYTES,
     Settings,
 )
 
 IMAGE_MEDIA_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
 JSON_MEDIA_TYPE = "application/json"
-S3_MAX_KEY_BYTES = 1024  # S3's own limit, on the key's UTF-8 bytes
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 _SPACE = " \t"  # str.strip() alone would also take Unicode spaces and separators
