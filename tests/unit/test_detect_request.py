@@ -355,6 +355,24 @@ def test_json_that_is_not_strict_utf8_json_is_a_bad_request(body: bytes) -> None
         parse(body, "application/json")
 
 
+def test_a_key_twice_among_a_hundred_thousand_is_found_in_one_pass() -> None:
+    # GIVEN 100,000 keys and the first one again at the end (a search through the keys
+    # before each one would take 5 billion comparisons: the suite would hang)
+    members = ", ".join(f'"k{index}": 1' for index in range(100_000))
+    body = f'{{"image": "aGk=", {members}, "k0": 2}}'.encode()
+    settings = Settings(max_image_bytes=10**6)
+    # THEN it is named
+    with pytest.raises(BadRequestError, match="the key 'k0' twice"):
+        parse_detect_request(
+            body=body.decode(),
+            is_base64=False,
+            content_type="application/json",
+            query={},
+            accept=None,
+            settings=settings,
+        )
+
+
 def test_a_text_body_with_lone_surrogates_is_a_bad_request() -> None:
     with pytest.raises(BadRequestError, match="UTF-8"):
         parse_detect_request(

@@ -278,11 +278,11 @@ def _json_constant(name: str) -> Any:
 
 
 def _json_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    document = dict(pairs)
-    if len(document) < len(pairs):
-        keys = [key for key, _ in pairs]
-        repeated = next(key for index, key in enumerate(keys) if key in keys[:index])
-        raise BadRequestError(f"the request body has the key {excerpt(repeated)} twice")
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            raise BadRequestError(f"the request body has the key {excerpt(key)} twice")
+        document[key] = value
     return document
 
 
