@@ -3,9 +3,31 @@
 Each carries a machine-readable ``code``; the API handler maps the classes to HTTP
 statuses in one place. Messages are written for the user who will read them and never
 contain a secret, a token or a stack trace.
+
+Messages are bounded here, whoever builds them: a value from the request is quoted with
+``excerpt`` (a short prefix), and no message is ever longer than ``MAX_MESSAGE_CHARS``. An
+error that quoted a class name of a few MB once made a 400 body of 11 MB: past the 6 MB a
+Lambda function may return, so API Gateway answered a bare 502 instead.
 """
 
 from __future__ import annotations
+
+# How much of a value from the request a message quotes: enough to recognise it.
+MAX_ECHO_CHARS = 40
+# No message is longer, whatever it quotes: an error body stays under 3 KB even when
+# every character needs a 4-byte UTF-8 sequence or a JSON escape.
+MAX_MESSAGE_CHARS = 400
+
+
+def excerpt(value: str) -> str:
+    """``value`` quoted for a message: its first ``MAX_ECHO_CHARS`` characters, by ``repr``.
+
+    ``repr`` escapes control characters, line breaks and lone surrogates, so what a client
+    sent can neither break a log line or a header nor fail to encode as UTF-8.
+    """
+    if len(value) <= MAX_ECHO_CHARS:
+        return repr(value)
+    return f"{value[:MAX_ECHO_CHARS]!r}... ({len(value):,} characters)"
 
 
 class DetectorError(Exception):
@@ -14,6 +36,8 @@ class DetectorError(Exception):
     code = "internal_error"
 
     def __init__(self, message: str) -> None:
+        if len(message) > MAX_MESSAGE_CHARS:
+            message = message[: MAX_MESSAGE_CHARS - 3] + "..."
         super().__init__(message)
         self.message = message
 

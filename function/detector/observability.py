@@ -6,7 +6,9 @@ handler's module-level objects here adds to the same trace and the same metric f
 
 from __future__ import annotations
 
+import json
 import warnings
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -28,10 +30,22 @@ def powertools(settings: Settings) -> tuple[Logger, Tracer, Metrics]:
     # warn on each of them, burying real warnings in the log.
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     return (
-        Logger(service=settings.service_name),
+        Logger(service=settings.service_name, json_serializer=log_line),
         Tracer(service=settings.service_name),
         Metrics(namespace=settings.metrics_namespace, service=settings.service_name),
     )
+
+
+def log_line(record: dict[str, Any]) -> str:
+    """A log record as one line of JSON that any UTF-8 stream can write.
+
+    Like Powertools' own, non-ASCII text stays readable; but a lone surrogate (text from a
+    request can carry one, in an exception message for instance) made the write fail: the
+    line was lost and logging printed its own traceback instead. It is escaped, as JSON
+    allows (``"\\ud800"``); JSON has already escaped every backslash before it.
+    """
+    text = json.dumps(record, default=str, separators=(",", ":"), ensure_ascii=False)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class MeasuredModel:

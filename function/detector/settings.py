@@ -54,6 +54,15 @@ ANNOTATED_MAX_SIDE = "ANNOTATED_MAX_SIDE"  # pixels on the longest side; 0: full
 SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
 METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
 
+# --- fixed limits of a /detect request: its grammar, not a deployment choice ------------
+# A number (an option in the query string or the JSON body): 17 significant digits and an
+# exponent are all a double holds, so this refuses only the hostile 5,000-digit ones.
+MAX_NUMBER_CHARS = 32
+MAX_CLASS_ITEMS = 4096  # names or ids in one `classes` option: far more than any model has
+# A JSON body may be the base64 of a MAX_IMAGE_BYTES image plus this much for the rest.
+JSON_BODY_MARGIN_BYTES = 64 * 1024
+S3_MAX_KEY_BYTES = 1024  # S3's own limit on a key (and a version id), in UTF-8 bytes
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -205,6 +206,28 @@ def test_a_json_image_over_the_limit_is_too_large() -> None:
         parse(as_json(document), "application/json", is_base64=False)
 
 
+@pytest.mark.parametrize("size", [998, 999, 1000, 1001])
+def test_the_image_size_limit_is_exact_whatever_the_base64_padding(size: int) -> None:
+    # GIVEN images of the limit (1000 bytes: base64 padded with "=="), 1 and 2 bytes under
+    # (one "=", none) and 1 byte over, in every form that carries base64
+    image = IMAGE + bytes(size - len(IMAGE))
+    encoded = base64.b64encode(image).decode()
+    forms: dict[str, Callable[[], Any]] = {
+        "raw body": lambda: parse(image, "image/jpeg"),
+        "JSON": lambda: parse(as_json({"image": encoded}), "application/json"),
+        "data URL": lambda: parse(
+            as_json({"image": "data:image/jpeg;base64," + encoded}), "application/json"
+        ),
+    }
+    for form, parse_it in forms.items():
+        # THEN the limit itself is allowed, one byte more is not
+        if size <= SETTINGS.max_image_bytes:
+            assert parse_it().image == image, form
+        else:
+            with pytest.raises(PayloadTooLargeError):
+                parse_it()
+
+
 @pytest.mark.parametrize(
     "query",
     [
@@ -230,13 +253,157 @@ def test_options_that_do_not_parse_are_bad_requests(query: dict[str, str]) -> No
         {"classes": [True]},
         {"classes": [1.5]},
         {"classes": {}},
+        {"classes": []},
+        {"classes": [["dog"]]},
+        {"classes": ["dog", None]},
+        {"classes": [0] * 4097},
         {"annotate": "sometimes"},
+        {"annotate": 1},
+        {"conf": [0.5]},
+        {"conf": {"value": 0.5}},
+        {"max_det": 5.0},
+        {"max_det": "5.0"},
     ],
 )
 def test_json_options_of_the_wrong_type_are_bad_requests(document: dict[str, Any]) -> None:
     document["image"] = base64.b64encode(IMAGE).decode()
     with pytest.raises(BadRequestError):
         parse(as_json(document), "application/json")
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("0.5", 0.5),
+        (".5", 0.5),
+        ("5.", 5.0),
+        ("+0.5", 0.5),
+        ("5e-1", 0.5),
+        ("5E-1", 0.5),
+        (" 0.5\t", 0.5),
+        ("1", 1.0),
+        ("-0", 0.0),
+    ],
+)
+def test_ascii_decimal_numbers_are_numbers(text: str, value: float) -> None:
+    assert parse(IMAGE, "image/jpeg", query={"conf": text}).conf == value
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\u0660.\u0665",  # Arabic-Indic digits: float() reads 0.5
+        "\uff10.\uff15",  # fullwidth digits
+        "\u00b2",  # superscript two: str.isdigit() is True, int() refuses it
+        "\u2460",  # circled one
+        "--5",
+        "+-5",
+        "nan",
+        "inf",
+        "0x10",
+        "1_0",
+        "0.5\u3000",  # an ideographic space: str.strip() would take it
+        "1" * 33,
+        "1" * 5000,  # int() refuses over 4,300 digits
+    ],
+)
+def test_numbers_outside_the_ascii_grammar_are_bad_requests(text: str) -> None:
+    for name in ("conf", "iou", "max_det"):
+        with pytest.raises(BadRequestError, match=f"option {name} must be"):
+            parse(IMAGE, "image/jpeg", query={name: text})
+
+
+def test_numbers_of_32_characters_are_numbers_and_of_33_are_not() -> None:
+    assert parse(IMAGE, "image/jpeg", query={"conf": "0." + "5" * 30}).conf == pytest.approx(5 / 9)
+    assert parse(IMAGE, "image/jpeg", query={"max_det": "0" * 31 + "7"}).max_det == 7
+    with pytest.raises(BadRequestError):
+        parse(IMAGE, "image/jpeg", query={"conf": "0." + "5" * 31})
+    with pytest.raises(BadRequestError):
+        parse(IMAGE, "image/jpeg", query={"max_det": "0" * 32 + "7"})
+
+
+def test_only_ascii_digits_in_a_class_list_are_ids() -> None:
+    request = parse(IMAGE, "image/jpeg", query={"classes": "3, \u00b2,\u0663,dog"})
+
+    assert request.classes == (3, "\u00b2", "\u0663", "dog")
+    with pytest.raises(BadRequestError, match="no class named"):
+        request.options(NAMES, SETTINGS)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"image": "aGk=", "conf": NaN}',
+        b'{"image": "aGk=", "conf": Infinity}',
+        b'{"image": "aGk=", "conf": -Infinity}',
+        b'{"image": "aGk=", "conf": 0.1, "conf": 0.9}',
+        b'{"image": "aGk=", "image": "aGk="}',
+        b'{"s3": {"bucket": "inputs", "key": "a", "key": "b"}}',
+        b'{"image": "aGk=", "max_det": ' + b"9" * 5000 + b"}",
+        b'{"image": "aGk=", "conf": 0.' + b"5" * 40 + b"}",
+        b'{"image": "aGk=", "classes": [' + b"1" * 33 + b"]}",
+        b'{"image": "aGk=", "conf": ' + b"[" * 30_000 + b"]" * 30_000 + b"}",
+        b'{"image": "aGk=", "conf": ' + b'{"a":' * 10_000 + b"1" + b"}" * 10_000 + b"}",
+        b"\xef\xbb\xbf" + b'{"image": "aGk="}',  # a byte order mark
+        '{"image": "aGk="}'.encode("utf-16"),
+        '{"image": "aGk="}'.encode("utf-32-le"),
+        b'{"image": "aGk=", "x": "\xff"}',
+    ],
+)
+def test_json_that_is_not_strict_utf8_json_is_a_bad_request(body: bytes) -> None:
+    with pytest.raises(BadRequestError):
+        parse(body, "application/json")
+
+
+def test_a_key_twice_among_a_hundred_thousand_is_found_in_one_pass() -> None:
+    # GIVEN 100,000 keys and the first one again at the end (a search through the keys
+    # before each one would take 5 billion comparisons: the suite would hang)
+    members = ", ".join(f'"k{index}": 1' for index in range(100_000))
+    body = f'{{"image": "aGk=", {members}, "k0": 2}}'.encode()
+    settings = Settings(max_image_bytes=10**6)
+    # THEN it is named
+    with pytest.raises(BadRequestError, match="the key 'k0' twice"):
+        parse_detect_request(
+            body=body.decode(),
+            is_base64=False,
+            content_type="application/json",
+            query={},
+            accept=None,
+            settings=settings,
+        )
+
+
+def test_a_text_body_with_lone_surrogates_is_a_bad_request() -> None:
+    with pytest.raises(BadRequestError, match="UTF-8"):
+        parse_detect_request(
+            body='{"image": "aGk=", "classes": "\ud800"}',
+            is_base64=False,
+            content_type="application/json",
+            query={},
+            accept=None,
+            settings=SETTINGS,
+        )
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        {"bucket": "inputs", "key": "k" * 1025},
+        {"bucket": "inputs", "key": "\u00e9" * 513},  # 1026 bytes of UTF-8
+        {"bucket": "inputs", "key": "\ud800"},
+        {"bucket": "inputs", "key": "k", "version_id": "v" * 1025},
+    ],
+)
+def test_s3_keys_s3_could_not_hold_are_bad_requests(reference: dict[str, str]) -> None:
+    body = json.dumps({"s3": reference}).encode()
+    with pytest.raises(BadRequestError, match="at most 1024 bytes"):
+        parse(body, "application/json")
+
+
+def test_s3_keys_of_1024_bytes_are_allowed() -> None:
+    for key in ("k" * 1024, "\u00e9" * 512):
+        body = json.dumps({"s3": {"bucket": "inputs", "key": key}}).encode()
+        assert parse(body, "application/json").source == S3Location("inputs", key)
 
 
 def test_options_fall_back_to_the_settings_and_map_class_names_to_ids() -> None:

@@ -27,6 +27,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError as NoRo
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -151,19 +152,33 @@ def detect() -> Response[Any]:
         body=event.body,
         is_base64=bool(event.is_base64_encoded),
         content_type=event.headers.get("content-type"),
-        query=event.query_string_parameters or {},
+        query=query_options(event),
         accept=event.headers.get("accept"),
         settings=settings,
     )
     loaded = model.get()
-    image = request.image if request.image is not None else fetch_image(request.source)
     names = loaded.detector.info.class_names
-    result = model.detect(loaded, image, request.options(names, settings))
+    options = request.options(names, settings)  # a bad option is refused before any S3 read
+    image = request.image if request.image is not None else fetch_image(request.source)
+    result = model.detect(loaded, image, options)
     if request.wants_jpeg:
         return deliverable(Response(HTTPStatus.OK, JPEG_MEDIA_TYPE, drawing(image, result, names)))
     annotated = drawing(image, result, names) if request.annotate else None
     document = detection_document(result, loaded, request_id=request_id(), annotated_jpeg=annotated)
     return deliverable(json_response(HTTPStatus.OK, document))
+
+
+def query_options(event: BaseProxyEvent) -> dict[str, str]:
+    """The query string as HTTP APIs deliver it: a repeated name's values joined by commas.
+
+    REST APIs (payload 1.0) keep only the last value in ``queryStringParameters``; the
+    same request must mean the same behind every front door (``classes=dog&classes=cat``
+    is both classes, ``conf=0.1&conf=0.9`` is not a number).
+    """
+    repeated = event.multi_value_query_string_parameters  # payload 1.0 only
+    if repeated:
+        return {name: ",".join(values) for name, values in repeated.items()}
+    return event.query_string_parameters or {}
 
 
 def drawing(image: bytes, result: DetectionResult, names: Sequence[str]) -> bytes:
