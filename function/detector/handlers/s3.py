@@ -28,7 +28,7 @@ from detector.service.uploads import (
     Outcome,
     Upload,
     UploadReport,
-    check_layout,
+    check_configuration,
     process_upload,
     uploads_in_eventbridge,
     uploads_in_notification,
@@ -52,6 +52,7 @@ OUTCOME_LOGS: dict[Outcome, tuple[Callable[..., None], str]] = {
         logger.error,
         "upload failed for good and S3 refuses its result file: nothing written, no retry",
     ),
+    Outcome.REFUSED: (logger.warning, "upload refused: its bucket is not one this function serves"),
 }
 
 
@@ -123,7 +124,7 @@ def handle(event: dict[str, Any], context: LambdaContext) -> Mapping[str, Any]:
     metrics.clear_metrics()  # leftovers of an invocation that recorded none (see api.py)
     metrics.add_dimension(name="route", value="s3-upload")
     try:
-        check_layout(settings)
+        check_configuration(settings)
         source = event_source(event)
         if source == "aws:sqs":
             uploads = None  # each message is parsed as a record of the batch
