@@ -16,7 +16,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,6 +145,7 @@ class JwksKey:
         *,
         cooldown_seconds: float = JWKS_REFRESH_COOLDOWN_SECONDS,
         deadline_seconds: float = JWKS_DEADLINE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -153,6 +154,7 @@ class JwksKey:
         self.algorithms = algorithms
         self._cooldown = cooldown_seconds
         self._deadline = deadline_seconds
+        self._clock = clock
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = -float("inf")  # last successful fetch
         self._attempted_at = -float("inf")  # last fetch, successful or not
@@ -164,7 +166,7 @@ class JwksKey:
         if not isinstance(kid, str) or not kid:
             raise InvalidTokenError("the token has no key id (kid)")
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             if now - self._fetched_at >= JWKS_LIFESPAN_SECONDS:
                 self._refresh(now)
             elif kid not in self._keys and now - self._attempted_at >= self._cooldown:
@@ -200,20 +202,26 @@ def http_get(url: str, *, deadline_seconds: float, max_bytes: int) -> bytes:
     """The body of a 200 answer to ``GET url``, all of it within ``deadline_seconds``.
 
     Socket timeouts bound each read, not the whole answer, so the request runs in a worker
-    thread that the caller waits for at most the deadline; then the worker's socket is shut
-    down, which ends any read it is blocked in. Redirects are not followed (configure the
-    final URL); TLS certificates are verified. Raises ``JwksError``.
+    thread that the caller waits for at most the deadline; then the connection is shut
+    down, which ends any read the worker is blocked in. (Connecting and the TLS handshake
+    are bounded by the socket timeout, the deadline too; DNS by the resolver's own.)
+    Redirects are not followed (configure the final URL); TLS certificates are verified.
+    Raises ``JwksError``.
     """
     parts = urlsplit(url)
     kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     connection = kind(parts.hostname or "", parts.port, timeout=deadline_seconds)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     outcome: list[bytes | JwksError] = []
+    # A duplicate of the connection's socket: shutting it down reaches the connection even
+    # once http.client has handed the socket over to the response.
+    held: list[socket.socket] = []
     abandoned = threading.Event()
 
     def fetch() -> None:
         try:
             connection.connect()
+            held.append(connection.sock.dup())
             if not abandoned.is_set():  # the caller gave up while we connected
                 connection.request("GET", target, headers={"Accept": "application/json"})
                 outcome.append(_body(connection.getresponse(), max_bytes))
@@ -223,14 +231,15 @@ def http_get(url: str, *, deadline_seconds: float, max_bytes: int) -> bytes:
             outcome.append(JwksError(f"the JWKS endpoint failed ({type(error).__name__})"))
         finally:
             connection.close()
+            for sock in held:
+                sock.close()
 
     worker = threading.Thread(target=fetch, name="jwks-fetch", daemon=True)
     worker.start()
     worker.join(deadline_seconds)
     if worker.is_alive():
         abandoned.set()
-        sock = connection.sock
-        if sock is not None:
+        for sock in held:
             with suppress(OSError):  # closed by the worker meanwhile
                 sock.shutdown(socket.SHUT_RDWR)
         raise JwksError(f"the JWKS endpoint gave no complete answer within {deadline_seconds:g} s")
@@ -249,6 +258,8 @@ def _body(response: http.client.HTTPResponse, max_bytes: int) -> bytes:
     body = response.read(max_bytes + 1)
     if len(body) > max_bytes:
         raise JwksError(f"the JWKS is over {max_bytes} bytes")
+    if response.length:  # http.client returns a body cut short of its Content-Length as is
+        raise JwksError("the JWKS answer was cut short")
     return body
 
 
