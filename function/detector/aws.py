@@ -287,7 +287,7 @@ def _storage_error(exc: Exception, action: str, location: S3Location) -> Storage
     permission = "s3:GetObject" if action == "read" else "s3:PutObject"
     if code in _S3_DETAIL:
         detail = _S3_DETAIL[code]
-    elif code.startswith("KMS."):
+    elif kind is _Kind.DENIED and code.startswith("KMS."):
         detail = f"the object's KMS key cannot be used ({code})"
     elif kind is _Kind.NOT_FOUND:
         detail = "no such object"
