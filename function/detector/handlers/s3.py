@@ -111,13 +111,21 @@ def process_all(uploads: list[Upload]) -> dict[str, Any]:
     return {"processed": [report.outcome.value for report in reports]}
 
 
-def event_source(event: Mapping[str, Any]) -> str:
+def event_source(event: Any) -> str:
     """``aws:s3`` (a notification), ``aws:sqs`` or ``aws.s3`` (EventBridge); else a 400."""
+    event = event if isinstance(event, Mapping) else {}
     records = event.get("Records")
-    source = records[0].get("eventSource") if records else event.get("source")
+    if isinstance(records, list) and records and isinstance(records[0], Mapping):
+        source = records[0].get("eventSource")
+    else:
+        source = event.get("source")
     if source not in ("aws:s3", "aws:sqs", "aws.s3"):
         raise BadRequestError("not an S3 notification, SQS batch or EventBridge S3 event")
     return str(source)
+
+
+def uploads_in_event(event: Mapping[str, Any], source: str) -> list[Upload]:
+    return uploads_in_eventbridge(event) if source == "aws.s3" else uploads_in_notification(event)
 
 
 def handle(event: dict[str, Any], context: LambdaContext) -> Mapping[str, Any]:
@@ -126,19 +134,15 @@ def handle(event: dict[str, Any], context: LambdaContext) -> Mapping[str, Any]:
     try:
         check_configuration(settings)
         source = event_source(event)
-        if source == "aws:sqs":
-            uploads = None  # each message is parsed as a record of the batch
-        elif source == "aws.s3":
-            uploads = uploads_in_eventbridge(event)
-        else:
-            uploads = uploads_in_notification(event)
+        # SQS messages are parsed one by one, as records of the batch
+        uploads = [] if source == "aws:sqs" else uploads_in_event(event, source)
     except DetectorError as error:
         logger.error(
             "invocation refused",
             extra={"outcome": "retry", "code": error.code, "reason": error.message},
         )
         raise
-    if uploads is None:
+    if source == "aws:sqs":
         return process_partial_response(
             event=event, record_handler=process_sqs_record, processor=processor, context=context
         )
