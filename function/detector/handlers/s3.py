@@ -4,11 +4,12 @@ Through SQS each message is one record of a partial batch (Powertools' batch uti
 record that fails is reported in ``batchItemFailures`` and retried alone. Direct and
 EventBridge invocations process every upload, then fail the invocation if any upload
 failed for a reason worth a retry (results are idempotent, so a retry redoes no harm).
+Every upload, and every failure, logs exactly one structured line saying what became of it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import (
@@ -21,12 +22,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from detector import observability
 from detector.aws import AwsClients
-from detector.errors import BadRequestError
+from detector.errors import BadRequestError, DetectorError
 from detector.observability import MeasuredModel
 from detector.service.uploads import (
+    Outcome,
     Upload,
     UploadReport,
-    check_layout,
+    check_configuration,
     process_upload,
     uploads_in_eventbridge,
     uploads_in_notification,
@@ -41,12 +43,38 @@ model = MeasuredModel(settings, clients, tracer, metrics)
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
+# One line per upload, at the level its outcome deserves.
+OUTCOME_LOGS: dict[Outcome, tuple[Callable[..., None], str]] = {
+    Outcome.DETECTED: (logger.info, "upload processed"),
+    Outcome.SKIPPED: (logger.info, "upload skipped: not ours to process"),
+    Outcome.FAILED: (logger.warning, "upload failed: a result file with the error was written"),
+    Outcome.ABANDONED: (
+        logger.error,
+        "upload failed for good and S3 refuses its result file: nothing written, no retry",
+    ),
+    Outcome.REFUSED: (logger.warning, "upload refused: its bucket is not one this function serves"),
+}
+
+
 def process(upload: Upload) -> UploadReport:
     location = upload.location
     logger.append_keys(bucket=location.bucket, key=location.key, version_id=location.version_id)
-    report = process_upload(upload, model, clients.s3, settings)
-    logger.info(
-        "upload processed",
+    try:
+        report = process_upload(upload, model, clients.s3, settings)
+    except DetectorError as error:
+        logger.error(
+            "upload failed; it will be retried",
+            extra={"outcome": "retry", "code": error.code, "reason": error.message},
+        )
+        raise
+    except Exception:
+        logger.exception(
+            "upload failed unexpectedly; it will be retried", extra={"outcome": "retry"}
+        )
+        raise
+    log, message = OUTCOME_LOGS[report.outcome]
+    log(
+        message,
         extra={
             "outcome": report.outcome.value,
             "reason": report.reason,
@@ -58,44 +86,67 @@ def process(upload: Upload) -> UploadReport:
 
 
 def process_sqs_record(record: SQSRecord) -> list[UploadReport]:
-    return [process(upload) for upload in uploads_in_sqs_body(record.body)]
+    try:
+        uploads = uploads_in_sqs_body(record.body)
+    except DetectorError as error:
+        # Kept for a human: retried until the dead-letter queue holds it.
+        logger.error(
+            "SQS message refused; it will be retried",
+            extra={"outcome": "retry", "code": error.code, "reason": error.message},
+        )
+        raise
+    return [process(upload) for upload in uploads]
 
 
 def process_all(uploads: list[Upload]) -> dict[str, Any]:
-    """Every upload gets its turn; the first real failure is raised at the end."""
+    """Every upload gets its turn; the first failure (logged by process) is raised at the end."""
     reports, failures = [], []
     for upload in uploads:
         try:
             reports.append(process(upload))
         except Exception as error:
-            logger.exception("upload failed; the invocation will be retried")
             failures.append(error)
     if failures:
         raise failures[0]
     return {"processed": [report.outcome.value for report in reports]}
 
 
-def event_source(event: Mapping[str, Any]) -> str:
+def event_source(event: Any) -> str:
     """``aws:s3`` (a notification), ``aws:sqs`` or ``aws.s3`` (EventBridge); else a 400."""
+    event = event if isinstance(event, Mapping) else {}
     records = event.get("Records")
-    source = records[0].get("eventSource") if records else event.get("source")
+    if isinstance(records, list) and records and isinstance(records[0], Mapping):
+        source = records[0].get("eventSource")
+    else:
+        source = event.get("source")
     if source not in ("aws:s3", "aws:sqs", "aws.s3"):
         raise BadRequestError("not an S3 notification, SQS batch or EventBridge S3 event")
     return str(source)
 
 
+def uploads_in_event(event: Mapping[str, Any], source: str) -> list[Upload]:
+    return uploads_in_eventbridge(event) if source == "aws.s3" else uploads_in_notification(event)
+
+
 def handle(event: dict[str, Any], context: LambdaContext) -> Mapping[str, Any]:
-    check_layout(settings)
     metrics.clear_metrics()  # leftovers of an invocation that recorded none (see api.py)
     metrics.add_dimension(name="route", value="s3-upload")
-    source = event_source(event)
+    try:
+        check_configuration(settings)
+        source = event_source(event)
+        # SQS messages are parsed one by one, as records of the batch
+        uploads = [] if source == "aws:sqs" else uploads_in_event(event, source)
+    except DetectorError as error:
+        logger.error(
+            "invocation refused",
+            extra={"outcome": "retry", "code": error.code, "reason": error.message},
+        )
+        raise
     if source == "aws:sqs":
         return process_partial_response(
             event=event, record_handler=process_sqs_record, processor=processor, context=context
         )
-    if source == "aws.s3":
-        return process_all(uploads_in_eventbridge(event))
-    return process_all(uploads_in_notification(event))
+    return process_all(uploads)
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)

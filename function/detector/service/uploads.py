@@ -2,12 +2,16 @@
 
 Event records in, ``Upload`` values out: S3 notifications (direct, or as the body of an SQS
 message) and EventBridge "Object Created" events. Keys arrive URL-encoded ("red flower.jpg"
-is "red+flower.jpg", "+" is "%2B"); they are decoded here and nowhere else.
+is "red+flower.jpg", "+" is "%2B"); they are decoded here and nowhere else. Only uploads to
+the buckets in ``INPUT_BUCKETS`` are processed; an event naming another bucket is refused.
 
-For ``uploads/a.jpg`` the result is ``detections/uploads/a.jpg.json`` (and with annotation on,
-``annotated/uploads/a.jpg.jpg``), in the results bucket or the upload's own bucket. The
-result path depends only on bucket and key and the file records the version it describes,
-so a redelivered event rewrites the same file: processing is idempotent.
+For ``uploads/a.jpg`` in bucket ``photos`` the result is ``detections/uploads/a.jpg.json``
+(and with annotation on, ``annotated/uploads/a.jpg.jpg``) beside the upload, in ``photos``;
+with a results bucket set, ``detections/photos/uploads/a.jpg.json`` there: several buckets'
+uploads share it and their keys may be equal, so the path starts with the source bucket
+(bucket names hold no "/", so no two sources share a path). The result path depends only
+on bucket and key and the file records the version it describes, so a redelivered event
+rewrites the same file: processing is idempotent.
 """
 
 from __future__ import annotations
@@ -26,8 +30,10 @@ from detector.errors import (
     ConfigurationError,
     DetectorError,
     PayloadTooLargeError,
-    StorageAccessDeniedError,
+    StorageArchivedError,
+    StorageError,
     StorageNotFoundError,
+    StorageRefusedError,
     UnsupportedMediaTypeError,
 )
 from detector.model.store import LoadedModel
@@ -35,18 +41,18 @@ from detector.observability import MeasuredModel
 from detector.pipeline import annotate
 from detector.pipeline.engine import DetectionResult, DetectOptions
 from detector.service.documents import source_document, upload_result_document
-from detector.settings import Settings
+from detector.settings import INPUT_BUCKETS, Settings
 
 JSON_CONTENT_TYPE = "application/json"
 MAX_RESULT_BYTES = 16 * 1024 * 1024  # a result with 10,000 detections is about 1.5 MB
 JPEG_CONTENT_TYPE = "image/jpeg"
-# The upload itself is at fault: it gets a result file that says why, and no retry.
+# Decoding the upload failed for good: it gets a result file that says why, and no retry.
+# So does reading it, for every storage error that is not transient (aws.is_transient):
+# deleted again before we got to it, archived, unreadable with our role or KMS key, ...
 UPLOAD_ERRORS: tuple[type[DetectorError], ...] = (
     BadRequestError,  # includes InvalidImageError: not an image, or an unsupported one
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
-    StorageNotFoundError,  # deleted again before we got to it
-    StorageAccessDeniedError,  # e.g. encrypted with a KMS key we may not use
 )
 
 
@@ -61,8 +67,12 @@ class Upload:
 
 class Outcome(Enum):
     DETECTED = "detected"
-    FAILED = "failed"  # a result file with the error was written
+    FAILED = "failed"  # a result file with the error was written; not retried
+    # Failed for good, and S3 refuses even the result file (its key would be over S3's
+    # limit): nothing is written, nothing retried; the log line is all that is left.
+    ABANDONED = "abandoned"
     SKIPPED = "skipped"  # not ours to process: outside the uploads prefix, or our own output
+    REFUSED = "refused"  # a bucket outside INPUT_BUCKETS: not processed, not retried
 
 
 @dataclass(frozen=True)
@@ -82,12 +92,11 @@ def uploads_in_notification(notification: Mapping[str, Any]) -> list[Upload]:
     """
     uploads = []
     for record in notification.get("Records") or []:
-        if record.get("eventSource") != "aws:s3":
+        if not isinstance(record, Mapping) or record.get("eventSource") != "aws:s3":
             raise BadRequestError("not an S3 notification record")
         if not str(record.get("eventName", "")).startswith("ObjectCreated:"):
             continue
-        s3 = record["s3"]
-        uploads.append(_upload(s3["bucket"]["name"], s3["object"], "versionId", "eTag"))
+        uploads.append(_upload(record, "s3", "versionId", "eTag"))
     return uploads
 
 
@@ -95,8 +104,7 @@ def uploads_in_eventbridge(event: Mapping[str, Any]) -> list[Upload]:
     """The created object of an EventBridge ``aws.s3`` "Object Created" event."""
     if event.get("source") != "aws.s3" or event.get("detail-type") != "Object Created":
         return []
-    detail = event["detail"]
-    return [_upload(detail["bucket"]["name"], detail["object"], "version-id", "etag")]
+    return [_upload(event, "detail", "version-id", "etag")]
 
 
 def uploads_in_sqs_body(body: str) -> list[Upload]:
@@ -110,13 +118,36 @@ def uploads_in_sqs_body(body: str) -> list[Upload]:
     return uploads_in_notification(notification)
 
 
-def _upload(bucket: str, obj: Mapping[str, Any], version_field: str, etag_field: str) -> Upload:
-    """S3 notifications and EventBridge name the version and ETag fields differently."""
-    location = S3Location(bucket, unquote_plus(obj["key"]), obj.get(version_field) or None)
-    return Upload(location, obj.get(etag_field) or None, obj.get("sequencer") or None)
+def _upload(
+    record: Mapping[str, Any], body_field: str, version_field: str, etag_field: str
+) -> Upload:
+    """S3 notifications and EventBridge name their fields differently; both are checked."""
+    try:
+        body = record[body_field]
+        bucket, obj = body["bucket"]["name"], body["object"]
+        key = unquote_plus(obj["key"])
+        version, etag, sequencer = (
+            obj.get(name) for name in (version_field, etag_field, "sequencer")
+        )
+    except (KeyError, TypeError, AttributeError):
+        raise BadRequestError("an S3 event record without a bucket name and object key") from None
+    optional = (version, etag, sequencer)
+    if not isinstance(bucket, str) or not all(isinstance(v, str | None) for v in optional):
+        raise BadRequestError("an S3 event record whose fields are not strings")
+    return Upload(S3Location(bucket, key, version or None), etag or None, sequencer or None)
 
 
 # --- where results go -------------------------------------------------------------------------
+def check_configuration(settings: Settings) -> None:
+    """Refuse settings the upload function cannot run with: no bucket to serve, or a layout
+    whose outputs could count as uploads."""
+    if not settings.input_buckets:
+        raise ConfigurationError(
+            f"the upload function processes uploads to the buckets in {INPUT_BUCKETS}: none is set"
+        )
+    check_layout(settings)
+
+
 def check_layout(settings: Settings, source_bucket: str | None = None) -> None:
     """Refuse prefixes with which our outputs could count as uploads (a trigger loop).
 
@@ -151,13 +182,19 @@ def skip_reason(upload: Upload, settings: Settings) -> str | None:
 
 
 def result_location(upload: Upload, settings: Settings) -> S3Location:
-    bucket = settings.results_bucket or upload.location.bucket
-    return S3Location(bucket, f"{settings.results_prefix}{upload.location.key}.json")
+    return _output_location(upload, settings, settings.results_prefix, ".json")
 
 
 def annotated_location(upload: Upload, settings: Settings) -> S3Location:
-    bucket = settings.results_bucket or upload.location.bucket
-    return S3Location(bucket, f"{settings.annotated_prefix}{upload.location.key}.jpg")
+    return _output_location(upload, settings, settings.annotated_prefix, ".jpg")
+
+
+def _output_location(upload: Upload, settings: Settings, prefix: str, suffix: str) -> S3Location:
+    """Beside the upload; or in the results bucket, under the name of the upload's bucket."""
+    source = upload.location
+    if settings.results_bucket is None:
+        return S3Location(source.bucket, f"{prefix}{source.key}{suffix}")
+    return S3Location(settings.results_bucket, f"{prefix}{source.bucket}/{source.key}{suffix}")
 
 
 # --- processing -------------------------------------------------------------------------------
@@ -166,33 +203,58 @@ def process_upload(
 ) -> UploadReport:
     """Detect on one upload and write its result file.
 
-    Problems of the upload itself end in a result file with the error; anything else
-    (model unavailable, S3 down, results not writable) raises, so the event is retried.
+    Problems of the upload itself (not a usable image, gone, archived, unreadable) end in a
+    result file with the error; when S3 refuses even that file (its key is over S3's limit),
+    the report says so. Neither is retried. Anything else raises, so that the event is
+    retried: transient failures (S3 throttling or down) and our own (model unavailable,
+    results not writable with our role).
     """
+    if upload.location.bucket not in settings.input_buckets:
+        return UploadReport(upload, Outcome.REFUSED, reason=f"the bucket is not in {INPUT_BUCKETS}")
     check_layout(settings, upload.location.bucket)
     reason = skip_reason(upload, settings)
     if reason:
         return UploadReport(upload, Outcome.SKIPPED, reason=reason)
     target = result_location(upload, settings)
+    try:
+        return _process(upload, target, model, s3, settings)
+    except StorageRefusedError as error:
+        # Only our outputs get here (the upload's own refusals end in _failed): no retry
+        # can write them.
+        return UploadReport(upload, Outcome.ABANDONED, reason=error.message)
+
+
+def _process(
+    upload: Upload, target: S3Location, model: MeasuredModel, s3: S3Client, settings: Settings
+) -> UploadReport:
     if _later_result_exists(s3, target, upload):
         return UploadReport(upload, Outcome.SKIPPED, reason="a later upload's result is there")
     loaded = model.get()
     source = source_document(upload.location, etag=upload.etag, sequencer=upload.sequencer)
     try:
         obj = aws.get_object(s3, upload.location, max_bytes=settings.max_image_bytes)
-    except UPLOAD_ERRORS as error:
-        return _failed(s3, upload, target, source, error)
-    source = source_document(upload.location, info=obj.info, sequencer=upload.sequencer)
-    try:
+        source = source_document(upload.location, info=obj.info, sequencer=upload.sequencer)
         result = model.detect(loaded, obj.body, detect_options(settings))
-    except UPLOAD_ERRORS as error:
+    except DetectorError as error:
+        if not _fault_of_the_upload(error):
+            raise
         return _failed(s3, upload, target, source, error)
-    annotated = _write_annotated(
-        s3, upload, image=obj.body, result=result, model=loaded, settings=settings
-    )
+    try:
+        annotated = _write_annotated(
+            s3, upload, image=obj.body, result=result, model=loaded, settings=settings
+        )
+    except StorageRefusedError as error:  # the drawing's key is over S3's limit
+        return _failed(s3, upload, target, source, error)
     document = upload_result_document(source, result=result, model=loaded, annotated=annotated)
     _write_json(s3, target, document)
     return UploadReport(upload, Outcome.DETECTED, detections=len(result.detections), result=target)
+
+
+def _fault_of_the_upload(error: DetectorError) -> bool:
+    """Reading or decoding the upload failed, and no retry can do better."""
+    if isinstance(error, StorageError):
+        return not aws.is_transient(error)
+    return isinstance(error, UPLOAD_ERRORS)
 
 
 def detect_options(settings: Settings) -> DetectOptions:
@@ -210,7 +272,14 @@ def _later_result_exists(s3: S3Client, target: S3Location, upload: Upload) -> bo
         existing = aws.get_object(s3, target, max_bytes=MAX_RESULT_BYTES)
         theirs = json.loads(existing.body)["source"]["sequencer"]
         return _sequence(theirs) > _sequence(upload.sequencer)
-    except (StorageNotFoundError, PayloadTooLargeError, ValueError, KeyError, TypeError):
+    except (
+        StorageNotFoundError,
+        StorageArchivedError,  # moved to an archive tier: unreadable, but a new one may replace it
+        PayloadTooLargeError,
+        ValueError,
+        KeyError,
+        TypeError,
+    ):
         return False  # no result yet, or not one of ours (or unordered): ours replaces it
 
 

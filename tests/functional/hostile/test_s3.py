@@ -19,10 +19,11 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from hypothesis import given
 from hypothesis import strategies as st
 
+from detector.errors import BadRequestError
 from detector.local import events
 from tests.functional import hostile
 from tests.functional.hostile import fuzz
-from tests.lambdas import fresh_module
+from tests.lambdas import fresh_module, logs_to_current_stdout
 
 BUCKET = "hostile-uploads"
 # S3 keys are up to 1024 bytes of UTF-8; control characters and lone surrogates are left
@@ -35,6 +36,7 @@ KEY_TEXT = st.text(
 
 @pytest.fixture
 def s3(handler_env: pytest.MonkeyPatch) -> Any:
+    handler_env.setenv("INPUT_BUCKETS", BUCKET)
     client = boto3.client("s3")
     client.create_bucket(Bucket=BUCKET)
     return client
@@ -105,5 +107,45 @@ def test_sqs_messages_that_are_not_notifications_are_reported_not_raised(
         except BatchProcessingError:
             return
         assert {item["itemIdentifier"] for item in response["batchItemFailures"]} <= ids
+
+    check()
+
+
+def test_direct_events_of_any_shape_are_refused_as_bad_requests_and_logged(
+    handler, s3, lambda_context, capsys
+):
+    json_values = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3)
+        ),
+        max_leaves=8,
+    )
+    record = st.fixed_dictionaries(
+        {"eventSource": st.just("aws:s3"), "eventName": st.just("ObjectCreated:Put")},
+        optional={"s3": json_values},
+    )
+    shapes = (
+        json_values
+        | st.fixed_dictionaries({"Records": st.lists(record | json_values, min_size=1, max_size=2)})
+        | st.fixed_dictionaries(
+            {"source": st.just("aws.s3"), "detail-type": st.just("Object Created")},
+            optional={"detail": json_values},
+        )
+    )
+
+    @fuzz(150)
+    @given(event=shapes)
+    def check(event: Any) -> None:
+        capsys.readouterr()
+        # WHEN the function is invoked with an event of any shape
+        try:
+            with logs_to_current_stdout():
+                handler.lambda_handler(event, lambda_context)
+        except BadRequestError:
+            # THEN a refusal is a 400-kind error, never a KeyError or AttributeError, and
+            # one log line says so
+            lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+            assert [line["code"] for line in lines if "outcome" in line] == ["bad_request"]
 
     check()
