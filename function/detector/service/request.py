@@ -34,7 +34,7 @@ from detector.settings import Settings
 
 IMAGE_MEDIA_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
 JSON_MEDIA_TYPE = "application/json"
-OPTION_NAMES = ("conf", "iou", "max_det", "classes", "agnostic", "annotate")
+OPTION_NAMES = ("conf", "iou", "max_det", "classes", "agnostic", "multi_label", "annotate")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 _T = TypeVar("_T")
@@ -51,6 +51,7 @@ class DetectRequest:
     max_det: int | None = None
     classes: tuple[str | int, ...] | None = None
     agnostic: bool = False
+    multi_label: bool = False
     annotate: bool = False
     wants_jpeg: bool = False
 
@@ -61,6 +62,7 @@ class DetectRequest:
             iou=settings.iou if self.iou is None else self.iou,
             max_det=settings.max_det if self.max_det is None else self.max_det,
             agnostic=self.agnostic,
+            multi_label=self.multi_label,
             classes=None if self.classes is None else class_ids(self.classes, class_names),
         )
 
@@ -139,6 +141,7 @@ def _with_options(
         max_det=_optional(options, "max_det", _whole_number),
         classes=_optional(options, "classes", _classes),
         agnostic=_optional(options, "agnostic", _flag) or False,
+        multi_label=_optional(options, "multi_label", _flag) or False,
         annotate=_optional(options, "annotate", _flag) or False,
         wants_jpeg=wants_jpeg(accept),
     )

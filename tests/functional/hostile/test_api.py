@@ -40,7 +40,7 @@ CONTENT_TYPES = st.sampled_from(
         "image/jpeg; q=0",
     ]
 )
-OPTION_NAMES = ["conf", "iou", "max_det", "classes", "agnostic", "annotate"]
+OPTION_NAMES = ["conf", "iou", "max_det", "classes", "agnostic", "multi_label", "annotate"]
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
     lambda inner: (
