@@ -29,19 +29,33 @@ Sections:
   past the 2 GiB one AES-GCM call can take): time, throughput and the peak allocation
   while opening, against the payload's size.
 - ``cost``: USD per million images at 1769 MB, x86_64 and arm64, from the warm means.
+- ``preprocess``: every candidate way from JPEG bytes to the model's tensor
+  (``preprocess_candidates.py``: ours, a fused fill, Pillow's box and point-bilinear
+  filters, onnxruntime's Resize, simplejpeg, pyvips, cykooz-resizer, OpenCV), one thread,
+  taking turns on the COCO images and on the 12 MP JPEG: CPU and wall medians, and each
+  one's mAP on coco-val64 and the sample photo's car score (what a change of pixels costs).
+- ``runtime``: the real API handler against the bare OpenCV floor (``opencv_floor.py``:
+  OpenCV decode, point-bilinear resize, pad, the same ``session.run``), each in its own
+  ``python -m awslambdaric`` process against a local Runtime API, one thread, on the same
+  COCO API events, interleaved: both medians, their ratio, and each side's own steps.
+  OpenCV (and the other benchmark-only packages, ``benchmarks/requirements-bench.txt``) is
+  installed into ``build/bench-site`` on first use, never into the project's environment.
 
     python -m benchmarks.bench                      # everything (about 10 minutes on 2 CPUs)
     python -m benchmarks.bench cold warm cost --cold-starts 3 --rounds 1 --out build/b.json
     python -m benchmarks.bench keys --cold-starts 9
     python -m benchmarks.bench sealed --mib 2200
+    python -m benchmarks.bench runtime --rounds 5
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -60,6 +74,8 @@ from detector.auth import TokenVerifier, issue_token
 from detector.aws import AwsClients
 from detector.cpus import cpu_count
 from detector.local import samples
+from detector.local.events import api_event
+from detector.local.runtime_api import Invocation, LambdaProcess, RuntimeApi
 from detector.model import keys
 from detector.model.artifact import (
     Compression,
@@ -75,6 +91,8 @@ from detector.sealing import describe_model
 from detector.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
+BENCH_REQUIREMENTS = REPO / "benchmarks" / "requirements-bench.txt"
+BENCH_SITE = REPO / "build" / "bench-site"  # benchmark-only packages, never the project's
 
 TWELVE_MP = (4000, 3000)
 PROBE = Path(bench_probe.__file__)
@@ -655,6 +673,194 @@ def cost_section(rows: Sequence[Row]) -> list[Row]:
     return out
 
 
+def bench_site() -> Path:
+    """``build/bench-site`` holding ``requirements-bench.txt``, installed there once.
+
+    ``pip install --target`` with ``--no-deps``: the packages' own dependencies (numpy,
+    cffi) are the project environment's, so nothing there is shadowed.
+    """
+    requirements = BENCH_REQUIREMENTS.read_bytes()
+    marker = BENCH_SITE / f".installed-{hashlib.sha256(requirements).hexdigest()[:16]}"
+    if not marker.exists():
+        shutil.rmtree(BENCH_SITE, ignore_errors=True)
+        pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps"]
+        subprocess.run(
+            [*pip, "--target", str(BENCH_SITE), "-r", str(BENCH_REQUIREMENTS)], check=True
+        )
+        marker.touch()
+    return BENCH_SITE
+
+
+def preprocess_section(rounds: int = 3, images: int = 0) -> list[Row]:
+    """Candidates for decode + resize + fill, in a process with ``build/bench-site``."""
+    site = bench_site()
+    script = REPO / "benchmarks" / "preprocess_candidates.py"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(REPO)])}
+    with tempfile.TemporaryDirectory() as folder:
+        big = twelve_megapixel_jpeg(samples.sample_image_path(), Path(folder))
+        done = subprocess.run(
+            [sys.executable, str(script), str(rounds), str(images), str(big)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=PROBE_TIMEOUT_S * 2,
+            check=False,
+        )
+    if done.returncode != 0:
+        raise RuntimeError(f"preprocess candidates failed:\n{done.stderr[-3000:]}")
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    rows = []
+    for key, case in (("coco", f"coco-val64 ({report['images']} JPEGs)"), ("big", "12 MP JPEG")):
+        figures = report[key]
+        ours = next(iter(figures.values()))["cpu_ms"]
+        for name, times in figures.items():
+            rows += [
+                Row("preprocess", f"{case}: {name}", "CPU median", times["cpu_ms"], "ms"),
+                Row("preprocess", f"{case}: {name}", "wall median", times["wall_ms"], "ms"),
+                Row("preprocess", f"{case}: {name}", "CPU / ours", times["cpu_ms"] / ours, "x"),
+            ]
+    for name, scores in report["accuracy"].items():  # in percent: the table prints 2 decimals
+        case = f"accuracy: {name}"
+        rows += [
+            Row("preprocess", case, "mAP@[.5:.95]", scores["map"] * 100, "%", ">= 34.50"),
+            Row("preprocess", case, "photo's car score", scores["photo_car"] * 100, "%", ">= 80"),
+        ]
+    return rows
+
+
+def runtime_section(rounds: int = 3, images: int | None = None) -> list[Row]:
+    """Our API handler against the bare OpenCV floor, each under ``python -m awslambdaric``.
+
+    Two runtimes, each with its Runtime API on 127.0.0.1, take turns on the same COCO API
+    events (the first of each pair alternates); a request's time runs from the runtime
+    receiving the event to its answer arriving, as Lambda bills it, and its CPU time is
+    what the function's process used meanwhile. Both use one thread
+    and a session built the same way, so the difference is the work around ``session.run``.
+    """
+    site = bench_site()
+    model = samples.sample_model_path()
+    paths = sorted((samples.coco_dir() / "images").glob("*.jpg"))[:images]
+    token = issue_token(BENCH_SECRET, subject="bench", scope="detect")
+    events = [
+        api_event(
+            "http", "POST", "/detect", body=p.read_bytes(), content_type="image/jpeg", token=token
+        )
+        for p in paths
+    ]
+    path = os.pathsep.join([str(site), str(REPO), str(REPO / "function")])
+    ours_env = {"MODEL_URI": str(model), "JWT_SECRET": BENCH_SECRET, "ORT_THREADS": "1"}
+    floor_env = {"FLOOR_MODEL": str(model), "PYTHONPATH": path}
+    timed: dict[str, list[float]] = {"ours": [], "floor": []}
+    cpu: dict[str, list[float]] = {"ours": [], "floor": []}
+    steps: dict[str, dict[str, list[float]]] = {"ours": {}, "floor": {}}
+    with (
+        RuntimeApi() as ours_api,
+        RuntimeApi() as floor_api,
+        LambdaProcess.start(
+            "detector.handlers.api.lambda_handler", ours_api, env=ours_env, task_root=REPO
+        ) as ours,
+        LambdaProcess.start(
+            "benchmarks.opencv_floor.handler", floor_api, env=floor_env, task_root=REPO
+        ) as floor,
+    ):
+        functions = {"ours": ours, "floor": floor}
+        for event in events[:3]:  # warm-up: the first call loads the model
+            for function in functions.values():
+                _answer(function, event)
+        for round_index in range(rounds):
+            for index, event in enumerate(events):
+                order = ("ours", "floor") if (index + round_index) % 2 == 0 else ("floor", "ours")
+                for name in order:
+                    used = cpu_seconds(functions[name].popen.pid)
+                    invocation, body = _answer(functions[name], event)
+                    cpu[name].append(cpu_seconds(functions[name].popen.pid) - used)
+                    assert invocation.delivered_at and invocation.answered_at
+                    timed[name].append(invocation.answered_at - invocation.delivered_at)
+                    for step, ms in body["timing_ms"].items():
+                        steps[name].setdefault(step, []).append(ms)
+    case = f"coco-val64 ({len(events)} JPEGs), 1 thread, through awslambdaric"
+    ours_ms, floor_ms = median_ms(timed["ours"]), median_ms(timed["floor"])
+
+    def outside(name: str, inside: Sequence[str]) -> float:
+        """Median of each request's time less the steps ``inside``, in ms."""
+        return statistics.median(
+            seconds * 1000 - sum(steps[name][step][index] for step in inside)
+            for index, seconds in enumerate(timed[name])
+        )
+
+    around = {name: outside(name, ["inference"]) for name in timed}
+    engine_steps = ["decode", "preprocess", "inference", "postprocess"]
+    return [
+        Row("runtime", case, "handler median", ours_ms, "ms"),
+        Row("runtime", case, "bare OpenCV floor median", floor_ms, "ms"),
+        Row("runtime", case, "ratio handler / floor", ours_ms / floor_ms, "x", "<= 1.0"),
+        Row("runtime", case, "handler CPU time per request median", median_ms(cpu["ours"]), "ms"),
+        Row("runtime", case, "floor CPU time per request median", median_ms(cpu["floor"]), "ms"),
+        Row(
+            "runtime",
+            case,
+            "ratio of CPU time handler / floor",
+            median_ms(cpu["ours"]) / median_ms(cpu["floor"]),
+            "x",
+            "<= 1.0",
+        ),
+        *(
+            Row("runtime", case, f"  handler step median: {step}", statistics.median(v), "ms")
+            for step, v in steps["ours"].items()
+            if step != "total"
+        ),
+        Row(
+            "runtime",
+            case,
+            "  handler outside the engine (auth, parsing, answer, metrics, runtime client)",
+            outside("ours", engine_steps),
+            "ms",
+        ),
+        *(
+            Row("runtime", case, f"  floor step median: {step}", statistics.median(v), "ms")
+            for step, v in steps["floor"].items()
+            if step != "total"
+        ),
+        Row(
+            "runtime",
+            case,
+            "  floor outside its steps (runtime client)",
+            outside("floor", ["body", "decode", "preprocess", "inference"]),
+            "ms",
+        ),
+        Row("runtime", case, "handler minus its session.run, median", around["ours"], "ms"),
+        Row("runtime", case, "floor minus its session.run, median", around["floor"], "ms"),
+        Row(
+            "runtime",
+            case,
+            "ratio of the work around session.run",
+            around["ours"] / around["floor"],
+            "x",
+        ),
+    ]
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time used so far by every thread of process ``pid`` (Linux ``schedstat``, ns).
+
+    On a shared machine a neighbour's load stretches wall times, and not evenly: the
+    scheduler favours the process that used less CPU. CPU time is what a request costs
+    where it has its CPU to itself, as on Lambda.
+    """
+    tasks = Path(f"/proc/{pid}/task")
+    return sum(int((task / "schedstat").read_text().split()[0]) for task in tasks.iterdir()) / 1e9
+
+
+def _answer(function: LambdaProcess, event: dict[str, Any]) -> tuple[Invocation, dict[str, Any]]:
+    """Invoke; the answer's body, which must be a 200 with the handler's step times."""
+    invocation = function.invoke(event)
+    answer = invocation.json()
+    if invocation.outcome != "response" or answer.get("statusCode") != 200:
+        raise RuntimeError(f"the function failed: {answer}\n{function.output()[-3000:]}")
+    body: dict[str, Any] = json.loads(answer["body"])
+    return invocation, body
+
+
 SECTIONS: dict[str, Callable[[argparse.Namespace, list[Row]], list[Row]]] = {
     "engine": lambda args, _: engine_section(rounds=args.rounds, threads=args.threads),
     "threads": lambda args, _: threads_section(rounds=args.rounds),
@@ -668,6 +874,10 @@ SECTIONS: dict[str, Callable[[argparse.Namespace, list[Row]], list[Row]]] = {
     "auth": lambda args, _: auth_section(rounds=args.rounds),
     "sealed": lambda args, _: sealed_section(mib=args.mib),
     "cost": lambda _, rows: cost_section(rows),
+    "preprocess": lambda args, _: preprocess_section(
+        rounds=args.rounds, images=args.preprocess_images
+    ),
+    "runtime": lambda args, _: runtime_section(rounds=args.rounds, images=args.runtime_images),
 }
 
 
@@ -695,6 +905,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--warm-samples", type=int, default=WARM_SAMPLES, help="warm: images per case and round"
     )
     parser.add_argument("--mib", type=int, default=256, help="sealed: payload size in MiB")
+    parser.add_argument(
+        "--preprocess-images", type=int, default=0, help="preprocess: the first N COCO (all)"
+    )
+    parser.add_argument(
+        "--runtime-images", type=int, help="runtime: the first this many COCO images (all)"
+    )
     parser.add_argument(
         "--threads",
         type=int,

@@ -91,6 +91,7 @@ def _add_detect(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     parser.add_argument("--iou", type=float, default=0.45, help="NMS IoU threshold (0.45)")
     parser.add_argument("--max-det", type=int, default=300, help="detections kept (300)")
     parser.add_argument("--agnostic", action="store_true", help="NMS across classes")
+    parser.add_argument("--multi-label", action="store_true", help="every class over --conf")
     parser.add_argument("--threads", type=int, help="onnxruntime threads (the CPUs we may use)")
     parser.set_defaults(func=_detect)
 
@@ -108,7 +109,11 @@ def _detect(args: argparse.Namespace) -> int:
                 args.images,
                 out=sys.stdout,
                 options=DetectOptions(
-                    conf=args.conf, iou=args.iou, max_det=args.max_det, agnostic=args.agnostic
+                    conf=args.conf,
+                    iou=args.iou,
+                    max_det=args.max_det,
+                    agnostic=args.agnostic,
+                    multi_label=args.multi_label,
                 ),
                 names_file=args.names,
                 family=args.family,

@@ -2,12 +2,15 @@
 
 The bar: the authors' own ONNX recipe scores 0.342 on these images (OpenCV resize) and
 0.347 (Pillow resize). A colour-order, padding or rounding mistake costs far more than
-the margin to 0.337.
+the margin to 0.337. With multi-label (every class over the threshold, as Ultralytics
+validates and the YOLOX demo's class-aware NMS keeps) the engine must reach the recipe's
+best, 0.347.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from detector.pipeline import decode
 from detector.pipeline.engine import DetectOptions, Detector
 
 MAP_BAR = 0.337
+MULTI_LABEL_BAR = 0.347
 EVAL_OPTIONS = DetectOptions(conf=0.01, iou=0.65, max_det=300)
 
 
@@ -61,13 +65,19 @@ def upscaled(data: bytes, factor: int) -> bytes:
     return out.getvalue()
 
 
-def coco_map(detector: Detector, coco_dir: Path, *, upscale: int = 1) -> float:
+def coco_map(
+    detector: Detector,
+    coco_dir: Path,
+    *,
+    upscale: int = 1,
+    options: DetectOptions = EVAL_OPTIONS,
+) -> float:
     """mAP@[.5:.95]; with ``upscale``, on the images enlarged that many times."""
     images, annotations, paths = ground_truth(coco_dir)
     found = []
     for image_id, path in enumerate(paths):
         data = path.read_bytes() if upscale == 1 else upscaled(path.read_bytes(), upscale)
-        detections = detector.detect(data, EVAL_OPTIONS).detections
+        detections = detector.detect(data, options).detections
         for (x1, y1, x2, y2), score, class_id in zip(
             (detections.boxes / upscale).tolist(),
             detections.scores.tolist(),
@@ -103,6 +113,15 @@ def test_yolox_nano_reaches_the_published_accuracy_on_coco_val64(model_bytes, co
     score = coco_map(detector, coco_dir)
     print(f"\nYOLOX-Nano mAP@[.5:.95] on coco-val64: {score:.4f} (bar {MAP_BAR})")
     assert score >= MAP_BAR
+
+
+@pytest.mark.slow
+def test_multi_label_reaches_the_best_of_the_authors_recipe_on_coco_val64(model_bytes, coco_dir):
+    detector = Detector.from_bytes(model_bytes)
+    options = dataclasses.replace(EVAL_OPTIONS, multi_label=True)
+    score = coco_map(detector, coco_dir, options=options)
+    print(f"\nYOLOX-Nano mAP@[.5:.95], multi-label: {score:.4f} (bar {MULTI_LABEL_BAR})")
+    assert score >= MULTI_LABEL_BAR
 
 
 @pytest.mark.slow

@@ -265,6 +265,28 @@ def test_max_det_caps_the_number_of_detections(api, lambda_context, dog_jpg: Pat
     assert len(json_body(call(api, event, lambda_context))["detections"]) == 1
 
 
+def test_multi_label_changes_nothing_at_the_default_thresholds_and_adds_names_at_low_ones(
+    api, lambda_context, dog_jpg: Path, token
+) -> None:
+    def detections(query: dict[str, str]) -> list[dict[str, object]]:
+        event = detect_event("http", dog_jpg.read_bytes(), token, query=query)
+        found: list[dict[str, object]] = json_body(call(api, event, lambda_context))["detections"]
+        return found
+
+    # GIVEN the sample photo at the default thresholds: the same answer either way
+    assert detections({"multi_label": "true"}) == detections({})
+    # WHEN the threshold is low enough that some boxes pass under a second class
+    single = detections({"conf": "0.01"})
+    multi = detections({"conf": "0.01", "multi_label": "true"})
+
+    # THEN some box comes back under two names, which never happens with one label a box
+    def boxes_with_two_names(found: list[dict[str, object]]) -> int:
+        return len(found) - len({str(detection["box"]) for detection in found})
+
+    assert boxes_with_two_names(single) == 0
+    assert boxes_with_two_names(multi) > 0
+
+
 def test_annotate_adds_the_annotated_jpeg_to_the_json(
     api, lambda_context, dog_jpg: Path, token
 ) -> None:

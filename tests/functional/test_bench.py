@@ -29,6 +29,10 @@ SMALLEST = [
     "1",
     "--mib",
     "4",
+    "--preprocess-images",
+    "1",
+    "--runtime-images",
+    "1",
 ]
 
 
@@ -67,6 +71,8 @@ def test_every_section_reports_finite_figures_positive_but_for_differences(rows)
         "auth",
         "sealed",
         "cost",
+        "preprocess",
+        "runtime",
     }
     for row in rows:
         assert math.isfinite(row["value"]), row
@@ -175,6 +181,41 @@ def test_the_cost_section_prices_each_warm_case_and_a_cold_start_per_architectur
     for architecture in ("x86_64", "arm64"):
         assert f"{architecture}, one cold start" in cases
         assert f"{architecture}, coco-val64 (64 JPEGs)" in cases
+
+
+@pytest.mark.slow
+def test_the_preprocess_section_times_and_scores_every_candidate_against_ours(rows):
+    figures = measured(rows, "preprocess")
+    coco = {case for case, _ in figures if case.startswith("coco-val64 (1 JPEGs): ")}
+    scored = {case.removeprefix("accuracy: ") for case, _ in figures if case.startswith("accuracy")}
+    named = {case.removeprefix("coco-val64 (1 JPEGs): ") for case in coco}
+    # ours, the fused fill, box, two point-bilinear ones and OpenCV's at the least
+    assert len(named) >= 6
+    assert scored == named
+    assert not missing(figures, coco, ("CPU median", "wall median", "CPU / ours"))
+    assert any(case.startswith("12 MP JPEG: ours") for case, _ in figures)
+    ours = "coco-val64 (1 JPEGs): ours: Pillow decode + antialiased bilinear"
+    (ratio,) = (r["value"] for r in rows if r["case"] == ours and r["measured"] == "CPU / ours")
+    assert ratio == 1.0
+
+
+@pytest.mark.slow
+def test_the_runtime_section_sets_the_handler_against_the_opencv_floor(rows):
+    figures = measured(rows, "runtime")
+    (case,) = {case for case, _ in figures}
+    assert "awslambdaric" in case
+    assert not missing(
+        figures,
+        {case},
+        (
+            "handler median",
+            "bare OpenCV floor median",
+            "ratio handler / floor",
+            "handler step median: decode",
+            "floor step median: decode",
+            "ratio of the work around session.run",
+        ),
+    )
 
 
 def test_the_benchmark_refuses_an_unknown_section(tmp_path: Path) -> None:

@@ -77,6 +77,13 @@ def test_options_reach_the_engine(tmp_path, model_file, capsys):
     # wide, clipped to the whole image.
     _, forced = run(capsys, "--model", str(model_file), "--family", "yolox", str(image))
     assert forced[0]["detections"][0]["box"] == [0.0, 0.0, 100.0, 50.0]
+    # Class 0 scores 0.09: over --conf 0.05, named only with --multi-label
+    _, single = run(capsys, "--model", str(model_file), "--conf", "0.05", str(image))
+    _, multi = run(
+        capsys, "--model", str(model_file), "--conf", "0.05", "--multi-label", str(image)
+    )
+    assert [d["class_id"] for d in single[0]["detections"]] == [1]
+    assert [d["class_id"] for d in multi[0]["detections"]] == [1, 0]
 
 
 def test_an_unusable_model_or_option_exits_2_with_a_message(tmp_path, capsys):

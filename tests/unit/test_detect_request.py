@@ -236,6 +236,7 @@ def test_the_image_size_limit_is_exact_whatever_the_base64_padding(size: int) ->
         {"max_det": "1.5"},
         {"max_det": "ten"},
         {"agnostic": "perhaps"},
+        {"multi_label": "2"},
         {"classes": ","},
         {"unknown": "1"},
     ],
@@ -412,6 +413,25 @@ def test_options_fall_back_to_the_settings_and_map_class_names_to_ids() -> None:
 
     assert (options.conf, options.iou, options.max_det) == (0.4, 0.6, 7)
     assert options.classes == frozenset({3, 0})
+    assert options.multi_label is False
+
+
+@pytest.mark.parametrize(
+    ("query", "document", "expected"),
+    [
+        ({"multi_label": "true"}, {}, True),
+        ({"multi_label": "off"}, {}, False),
+        ({}, {"multi_label": True}, True),
+        ({"multi_label": "1"}, {"multi_label": False}, False),
+    ],
+)
+def test_multi_label_is_a_flag_from_the_query_or_the_json_body(
+    query: dict[str, str], document: dict[str, Any], expected: bool
+) -> None:
+    body = as_json({"image": base64.b64encode(IMAGE).decode(), **document})
+    request = parse(body, "application/json", query=query, is_base64=False)
+
+    assert request.options(NAMES, Settings()).multi_label is expected
 
 
 @pytest.mark.parametrize("query", [{"conf": "1.5"}, {"iou": "-1"}, {"max_det": "0"}])

@@ -266,3 +266,55 @@ def test_a_big_rotated_jpeg_decoded_reduced_is_reported_upright_at_full_size():
     assert (result.width, result.height) == (3200, 1600)
     expected = [v * 32 for v in EXPECTED_BOX]
     assert result.detections.boxes[0].tolist() == pytest.approx(expected, abs=1e-3)
+
+
+def two_class_models() -> dict[str, bytes]:
+    """One model per family whose single object scores 0.72 as class 2 and 0.54 as class 0."""
+    raw = raw_yolox_table()
+    raw[0, 11, 5:] = [0.6, 0.1, 0.8]
+    decoded = decoded_rows(CELLS, YOLOX_OBJECT)
+    decoded[0, 7, 5:] = [0.6, 0.1, 0.8]
+    anchors = decoded_rows(3 * CELLS, CENTRED_OBJECT)
+    anchors[0, 7, 5:] = [0.6, 0.1, 0.8]
+    columns = yolov8_columns(CELLS, classes=3)
+    columns[0, :4, 5] = CENTRED_OBJECT
+    columns[0, 4:, 5] = [0.54, 0.1, 0.72]
+    return {
+        "yolox": constant_model(raw),
+        "yolox-decoded": constant_model(decoded, with_exp=True),
+        "yolov5": constant_model(anchors),
+        "yolov8": constant_model(columns),
+    }
+
+
+@pytest.mark.parametrize("family", ["yolox", "yolox-decoded", "yolov5", "yolov8"])
+def test_multi_label_scores_a_box_under_every_class_that_passes(family):
+    # GIVEN a model whose one object scores 0.72 as class 2 and 0.54 as class 0
+    detector = Detector.from_bytes(two_class_models()[family])
+    assert detector.info.family == family
+    # WHEN / THEN: by default it is named once, by its best class
+    single = detector.detect(IMAGE).detections
+    assert single.class_ids.tolist() == [2]
+    # with multi-label, once per class over conf, the same box each time, best first
+    multi = detector.detect(IMAGE, DetectOptions(multi_label=True)).detections
+    assert multi.class_ids.tolist() == [2, 0]
+    assert multi.scores.tolist() == pytest.approx([0.72, 0.54])
+    for box in multi.boxes.tolist():
+        assert box == pytest.approx(EXPECTED_BOX, abs=1e-4)
+    # a class under conf stays out, and agnostic NMS folds the names back into one
+    strict = detector.detect(IMAGE, DetectOptions(conf=0.6, multi_label=True)).detections
+    assert strict.class_ids.tolist() == [2]
+    agnostic = detector.detect(IMAGE, DetectOptions(multi_label=True, agnostic=True))
+    assert agnostic.detections.class_ids.tolist() == [2]
+
+
+def test_multi_label_leaves_an_end_to_end_model_as_it_is():
+    # GIVEN NMS done in the graph: one class per row already
+    table = np.zeros((1, 300, 6), dtype=np.float32)
+    table[0, 0] = [16, 24, 48, 40, 0.72, 2]
+    table[0, 1] = [16, 24, 48, 40, 0.54, 0]
+    detector = Detector.from_bytes(constant_model(table))
+    single = detector.detect(IMAGE).detections
+    multi = detector.detect(IMAGE, DetectOptions(multi_label=True)).detections
+    assert multi.class_ids.tolist() == single.class_ids.tolist() == [2, 0]
+    assert multi.boxes.tolist() == single.boxes.tolist()

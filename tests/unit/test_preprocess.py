@@ -126,6 +126,15 @@ def test_the_transform_uses_the_real_scale_of_each_axis():
     assert transform.pad_y == 15
 
 
+def test_a_yolox_transform_undoes_the_one_ratio_its_labels_were_scaled_by():
+    # 51 rows become int(51 * 0.64) = 32 (YOLOX), but YOLOX trained and evaluates with
+    # boxes scaled by 0.64 on both axes, not by 32/51
+    decoded = decode.decode(encode(solid(100, 51)), max_pixels=BIG)
+    tensor, transform = letterbox(decoded, (64, 64), YOLOX_RECIPE)
+    assert (transform.scale_x, transform.scale_y) == (0.64, 0.64)
+    assert (tensor[0, :, 32:] == 114).all() and (tensor[0, :, 31] != 114).any()
+
+
 def test_a_reduced_jpeg_decode_keeps_the_full_size_geometry():
     # GIVEN a 3200x2400 JPEG, decoded at a quarter in the DCT domain
     decoded = decode.decode(encode(solid(3200, 2400), "JPEG"), max_pixels=BIG, fit=(416, 416))

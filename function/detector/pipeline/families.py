@@ -41,7 +41,8 @@ ALIASES = {
     "yolov10": "end2end",
 }
 
-Decoder = Callable[[NDArray[np.float32], float], Candidates]
+# (first output, conf, multi_label) -> candidates above conf, in input pixels
+Decoder = Callable[[NDArray[np.float32], float, bool], Candidates]
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class Family:
 
     name: str
     recipe: Recipe
-    decode: Decoder  # (first output, conf) -> candidates above conf, input pixels
+    decode: Decoder
     suppress: bool  # False when the graph already ran NMS
 
 
@@ -70,9 +71,15 @@ class Layout:
 
 
 # --- decoders: one per output layout ----------------------------------------------------
-def decode_objectness_rows(output: NDArray[np.float32], conf: float) -> Candidates:
+# With ``multi_label`` an anchor becomes one candidate per class whose score passes ``conf``
+# (Ultralytics' validation, YOLOX's class-aware demo NMS, YOLOv5's ``--multi-label``), not
+# only for its best class: at a low threshold a box the model is unsure how to name is
+# scored under each name, which is what mAP rewards.
+def decode_objectness_rows(
+    output: NDArray[np.float32], conf: float, multi_label: bool = False
+) -> Candidates:
     """``[1, N, 5+C]`` rows of ``cx, cy, w, h, objectness, C class scores``, decoded."""
-    return _objectness_rows(output[0], conf, grid=None)
+    return _objectness_rows(output[0], conf, multi_label, grid=None)
 
 
 def grid_decoder(input_size: tuple[int, int], rows: int) -> Decoder:
@@ -92,8 +99,8 @@ def grid_decoder(input_size: tuple[int, int], rows: int) -> Decoder:
         steps.append(np.full(xs.size, stride))
     grid = (np.concatenate(cells).astype(np.float32), np.concatenate(steps).astype(np.float32))
 
-    def decode(output: NDArray[np.float32], conf: float) -> Candidates:
-        return _objectness_rows(output[0], conf, grid=grid)
+    def decode(output: NDArray[np.float32], conf: float, multi_label: bool = False) -> Candidates:
+        return _objectness_rows(output[0], conf, multi_label, grid=grid)
 
     return decode
 
@@ -101,6 +108,7 @@ def grid_decoder(input_size: tuple[int, int], rows: int) -> Decoder:
 def _objectness_rows(
     rows: NDArray[np.float32],
     conf: float,
+    multi_label: bool,
     grid: tuple[NDArray[np.float32], NDArray[np.float32]] | None,
 ) -> Candidates:
     # A class score is at most 1, so objectness bounds the final score: filtering on it
@@ -109,17 +117,27 @@ def _objectness_rows(
     if not index.size:
         return Candidates.empty()
     picked = rows[index]
-    class_ids = picked[:, 5:].argmax(axis=1)
-    scores = picked[:, 4] * picked[np.arange(len(picked)), 5 + class_ids]
     boxes = picked[:, :4].astype(np.float32, copy=True)
     if grid is not None:
         cells, strides = grid[0][index], grid[1][index, None]
         boxes[:, :2] = (boxes[:, :2] + cells) * strides
         boxes[:, 2:] = np.exp(boxes[:, 2:]) * strides
-    return Candidates(cxcywh_to_xyxy(boxes), scores.astype(np.float32), class_ids.astype(np.int64))
+    if multi_label:
+        scores = picked[:, 4:5] * picked[:, 5:]
+        anchors, class_ids = np.nonzero(scores > conf)
+        return Candidates(
+            cxcywh_to_xyxy(boxes[anchors]),
+            scores[anchors, class_ids].astype(np.float32),
+            class_ids.astype(np.int64),
+        )
+    class_ids = picked[:, 5:].argmax(axis=1)
+    best = picked[:, 4] * picked[np.arange(len(picked)), 5 + class_ids]
+    return Candidates(cxcywh_to_xyxy(boxes), best.astype(np.float32), class_ids.astype(np.int64))
 
 
-def decode_class_columns(output: NDArray[np.float32], conf: float) -> Candidates:
+def decode_class_columns(
+    output: NDArray[np.float32], conf: float, multi_label: bool = False
+) -> Candidates:
     """``[1, 4+C, N]``: columns of ``cx, cy, w, h, C class scores`` (YOLOv8 / v11)."""
     columns = output[0]
     class_scores = columns[4:]
@@ -128,17 +146,24 @@ def decode_class_columns(output: NDArray[np.float32], conf: float) -> Candidates
     if not index.size:
         return Candidates.empty()
     picked = columns[:, index].T
+    boxes = cxcywh_to_xyxy(picked[:, :4].astype(np.float32))
+    if multi_label:
+        anchors, class_ids = np.nonzero(picked[:, 4:] > conf)
+        return Candidates(
+            boxes[anchors],
+            picked[anchors, 4 + class_ids].astype(np.float32),
+            class_ids.astype(np.int64),
+        )
     class_ids = picked[:, 4:].argmax(axis=1)
-    return Candidates(
-        cxcywh_to_xyxy(picked[:, :4].astype(np.float32)),
-        best[index].astype(np.float32),
-        class_ids.astype(np.int64),
-    )
+    return Candidates(boxes, best[index].astype(np.float32), class_ids.astype(np.int64))
 
 
-def decode_end2end(output: NDArray[np.float32], conf: float) -> Candidates:
+def decode_end2end(
+    output: NDArray[np.float32], conf: float, multi_label: bool = False
+) -> Candidates:
     """``[1, K, 6]`` (x1, y1, x2, y2, score, class) or ``[K, 7]`` (batch, x1, y1, x2, y2,
-    class, score): boxes that already went through NMS in the graph."""
+    class, score): boxes that already went through NMS in the graph, one class each, so
+    ``multi_label`` has nothing to add."""
     if output.ndim == 2:
         boxes, class_ids, scores = output[:, 1:5], output[:, 5], output[:, 6]
     else:

@@ -43,16 +43,26 @@ class Recipe:
         (YOLOX).
     bgr: channels in BGR order (YOLOX, which trained on OpenCV arrays) or RGB.
     unit_range: pixel values divided by 255, or left at 0-255.
+    one_ratio: boxes map back by the one ratio ``r`` (YOLOX) or by each axis's real scale,
+        ``new_w / w`` and ``new_h / h``. YOLOX trains with labels scaled by ``r`` on images
+        resized to ``int(w * r)``: its model sees images up to a pixel smaller than their
+        labels, always in the same direction, and learned to answer in the labels' frame
+        (on coco-val64, undoing by ``r`` scores +0.0015 mAP). Ultralytics rounds, so its
+        sizes err by up to half a pixel either way, no bias to learn: the real scale stays
+        (Ultralytics' own ``scale_boxes`` divides by ``r``; under half a pixel apart).
     """
 
     centred: bool
     round_size: bool
     bgr: bool
     unit_range: bool
+    one_ratio: bool
 
 
-YOLOX_RECIPE = Recipe(centred=False, round_size=False, bgr=True, unit_range=False)
-ULTRALYTICS_RECIPE = Recipe(centred=True, round_size=True, bgr=False, unit_range=True)
+YOLOX_RECIPE = Recipe(centred=False, round_size=False, bgr=True, unit_range=False, one_ratio=True)
+ULTRALYTICS_RECIPE = Recipe(
+    centred=True, round_size=True, bgr=False, unit_range=True, one_ratio=False
+)
 
 
 @dataclass(frozen=True)
@@ -97,7 +107,7 @@ def place(width: int, height: int, input_size: tuple[int, int], recipe: Recipe) 
     ``round(d - 0.1)`` before / ``round(d + 0.1)`` after).
     """
     input_h, input_w = input_size
-    ratio = min(input_h / height, input_w / width)
+    ratio = fit_ratio(width, height, input_size)
     if recipe.round_size:
         new_w, new_h = round(width * ratio), round(height * ratio)
     else:
@@ -108,6 +118,11 @@ def place(width: int, height: int, input_size: tuple[int, int], recipe: Recipe) 
     left = round((input_w - new_w) / 2 - 0.1)
     top = round((input_h - new_h) / 2 - 0.1)
     return Placement(new_w, new_h, left, top)
+
+
+def fit_ratio(width: int, height: int, input_size: tuple[int, int]) -> float:
+    """The scale that fits a ``width`` x ``height`` image inside ``input_size`` (H, W)."""
+    return min(input_size[0] / height, input_size[1] / width)
 
 
 class ResizeThreads:
@@ -145,9 +160,13 @@ def letterbox(
         tensor[0, channel][window] = np.asarray(planes[source])
     if recipe.unit_range:
         np.divide(tensor, 255, out=tensor)
+    if recipe.one_ratio:
+        scale_x = scale_y = fit_ratio(decoded.width, decoded.height, input_size)
+    else:
+        scale_x, scale_y = spot.width / decoded.width, spot.height / decoded.height
     transform = Transform(
-        scale_x=spot.width / decoded.width,
-        scale_y=spot.height / decoded.height,
+        scale_x=scale_x,
+        scale_y=scale_y,
         pad_x=spot.left,
         pad_y=spot.top,
         width=decoded.width,

@@ -20,8 +20,8 @@ The grammar of the options is the same in every form, and anything outside it is
   ``MAX_NUMBER_CHARS`` characters either way. Other scripts' digits (Arabic-Indic,
   fullwidth), ``²``, ``①``, ``nan``, ``inf``, ``0x10`` and ``1_0`` are not numbers here,
   although Python's ``int`` and ``float`` take some of them;
-* a flag (``agnostic``, ``annotate``) is JSON ``true``/``false``, or the text ``1``,
-  ``true``, ``yes``, ``on`` / ``0``, ``false``, ``no``, ``off`` in any case;
+* a flag (``agnostic``, ``multi_label``, ``annotate``) is JSON ``true``/``false``, or the
+  text ``1``, ``true``, ``yes``, ``on`` / ``0``, ``false``, ``no``, ``off`` in any case;
 * ``classes`` is a JSON list, or text split at commas: 1 to ``MAX_CLASS_ITEMS`` items,
   each a JSON integer (an id) or text, where ASCII digits are an id and anything else
   a class name;
@@ -84,6 +84,7 @@ class DetectRequest:
     max_det: int | None = None
     classes: tuple[str | int, ...] | None = None
     agnostic: bool = False
+    multi_label: bool = False
     annotate: bool = False
     wants_jpeg: bool = False
 
@@ -94,6 +95,7 @@ class DetectRequest:
             iou=settings.iou if self.iou is None else self.iou,
             max_det=settings.max_det if self.max_det is None else self.max_det,
             agnostic=self.agnostic,
+            multi_label=self.multi_label,
             classes=None if self.classes is None else class_ids(self.classes, class_names),
         )
 
@@ -402,5 +404,6 @@ OPTIONS = {
     "max_det": Option(_whole_number, "a whole number"),
     "classes": Option(_classes, f"1 to {MAX_CLASS_ITEMS} class names or ids"),
     "agnostic": Option(_flag, "true or false"),
+    "multi_label": Option(_flag, "true or false"),
     "annotate": Option(_flag, "true or false"),
 }
