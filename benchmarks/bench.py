@@ -58,6 +58,7 @@ from PIL import Image
 from benchmarks import bench_probe
 from detector.auth import TokenVerifier, issue_token
 from detector.aws import AwsClients
+from detector.commands.model import describe_model
 from detector.local import samples
 from detector.model import keys
 from detector.model.artifact import (
@@ -70,7 +71,6 @@ from detector.model.artifact import (
 )
 from detector.pipeline import decode, letterbox
 from detector.pipeline.engine import Detector, cpu_count
-from detector.sealing import describe_model
 from detector.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import boto3
 
-from detector import auth, cli, settings
+from detector import auth, commands, settings
 from detector.aws import S3Location
 from detector.local import samples
 from detector.local.s3server import LocalAws
@@ -49,7 +49,7 @@ def seed(env: dict[str, str]) -> str:
         pack = ["pack", str(samples.sample_model_path()), "-o", str(sealed)]
         key = ["--kms-key-id", key_arn, "--names", str(samples.sample_names_path())]
         upload = ["--model-id", MODEL_ID, "--upload", env[settings.MODEL_URI]]
-        if cli.main([*pack, *key, *upload]) != 0:
+        if commands.main([*pack, *key, *upload]) != 0:
             raise SystemExit("could not seal the sample model")
     signing_secret = secrets.token_urlsafe(48)
     boto3.client("secretsmanager").create_secret(

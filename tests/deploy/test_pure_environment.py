@@ -20,7 +20,7 @@ from typing import Any
 import boto3
 import pytest
 
-from detector import auth, cli, settings
+from detector import auth, commands, settings
 from detector.local import events
 from detector.local.s3server import LocalAws
 from infra import local_endpoint
@@ -56,7 +56,7 @@ def deployed(local_aws: LocalAws, model_path: Path, coco_dir: Path, dog_jpg: Pat
     pack = ["pack", str(model_path), "-o", str(sealed), "--kms-key-id", key_id]
     names = ["--names", str(coco_dir / "names.txt"), "--model-id", MODEL_ID]
     upload = [*names, "--upload", f"s3://{BUCKET}/{MODEL_KEY}"]
-    assert cli.main(pack + upload) == 0
+    assert commands.main(pack + upload) == 0
     s3.put_object(Bucket=BUCKET, Key=UPLOAD_KEY, Body=dog_jpg.read_bytes())
     return jwt_secret
 

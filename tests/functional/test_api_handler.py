@@ -18,10 +18,10 @@ from aws_lambda_powertools.metrics.provider.base import reset_cold_start_flag_pr
 from PIL import Image
 
 from detector.auth import issue_token
+from detector.commands.model import describe_model
 from detector.local import events
 from detector.model import keys
 from detector.model.artifact import seal
-from detector.sealing import describe_model
 from tests import tokens
 from tests.jwks import serve_jwks, unused_local_url
 from tests.lambdas import (

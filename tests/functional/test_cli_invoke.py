@@ -12,7 +12,7 @@ import boto3
 import pytest
 from PIL import Image
 
-from detector.cli import main
+from detector.commands import main
 from tests import tokens
 
 SAMPLES = Path(__file__).resolve().parents[2] / "infra" / "events"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from detector.cli import main
+from detector.commands import main
 from detector.model.artifact import read_header
 
 
@@ -53,7 +53,7 @@ def test_keygen_writes_a_private_file_and_never_overwrites_it(capsys, key_file):
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     before = key_file.read_text()
     code, _, err = run(capsys, "keygen", "-o", str(key_file))
-    assert code == 1 and "never overwritten" in err
+    assert code == 2 and "never overwritten" in err
     assert key_file.read_text() == before
 
 
@@ -116,13 +116,13 @@ def test_upload_puts_a_sealed_file_and_refuses_a_plain_model(
     code, uploaded, _ = run(capsys, "upload", str(packed), "s3://models/a.sealed")
     assert code == 0 and uploaded["etag"]
     code, _, err = run(capsys, "upload", str(model_path), "s3://models/b.sealed")
-    assert code == 1 and "not a sealed model" in err
+    assert code == 2 and "not a sealed model" in err
 
 
 def test_pack_refuses_a_file_that_is_not_an_onnx_model(capsys, tmp_path, dog_jpg, key_file):
     output = tmp_path / "dog.sealed"
     code, _, err = run(capsys, "pack", str(dog_jpg), "-o", str(output), "--key-file", str(key_file))
-    assert code == 1 and err.startswith("detector pack: ") and "ONNX" in err
+    assert code == 2 and err.startswith("detector pack: ") and "ONNX" in err
     assert not output.exists()
 
 
@@ -134,7 +134,7 @@ def test_pack_refuses_names_that_do_not_fit_the_model(capsys, tmp_path, model_pa
         capsys, "pack", str(model_path), "-o", str(output), "--key-file", str(key_file),
         "--names", str(names),
     )  # fmt: skip
-    assert code == 1 and "2 class names" in err and "80 classes" in err
+    assert code == 2 and "2 class names" in err and "80 classes" in err
     assert not output.exists()
 
 
@@ -142,14 +142,14 @@ def test_a_binary_key_file_is_refused_with_what_it_should_hold(capsys, tmp_path,
     binary = tmp_path / "binary.key"
     binary.write_bytes(b"\xff" * 32)
     code, _, err = run(capsys, "inspect", str(packed), "--key-file", str(binary))
-    assert code == 1 and "should hold the base64 text of the key" in err
+    assert code == 2 and "should hold the base64 text of the key" in err
 
 
 def test_inspect_with_the_wrong_key_says_wrong_key(capsys, tmp_path, packed):
     other = tmp_path / "other.key"
     run(capsys, "keygen", "-o", str(other))
     code, _, err = run(capsys, "inspect", str(packed), "--key-file", str(other))
-    assert code == 1 and "wrong key" in err
+    assert code == 2 and "wrong key" in err
 
 
 def test_inspect_refuses_a_tampered_body_and_a_truncated_file(capsys, packed, key_file):
@@ -158,10 +158,10 @@ def test_inspect_refuses_a_tampered_body_and_a_truncated_file(capsys, packed, ke
     tampered[read_header(data).size + 10] ^= 0x01
     packed.write_bytes(bytes(tampered))
     code, _, err = run(capsys, "inspect", str(packed), "--key-file", str(key_file))
-    assert code == 1 and "failed authentication" in err
+    assert code == 2 and "failed authentication" in err
     packed.write_bytes(data[:-1])
     code, _, err = run(capsys, "inspect", str(packed))
-    assert code == 1 and "truncated" in err
+    assert code == 2 and "truncated" in err
 
 
 def test_inspect_refuses_a_tampered_header(capsys, packed, key_file):
@@ -170,7 +170,7 @@ def test_inspect_refuses_a_tampered_header(capsys, packed, key_file):
     assert renamed != data
     packed.write_bytes(renamed)
     code, _, err = run(capsys, "inspect", str(packed), "--key-file", str(key_file))
-    assert code == 1 and "failed authentication" in err
+    assert code == 2 and "failed authentication" in err
 
 
 def test_inspect_refuses_an_unknown_format_version(capsys, packed):
@@ -178,7 +178,7 @@ def test_inspect_refuses_an_unknown_format_version(capsys, packed):
     data[9] = 9
     packed.write_bytes(bytes(data))
     code, _, err = run(capsys, "inspect", str(packed))
-    assert code == 1 and "format version 9" in err
+    assert code == 2 and "format version 9" in err
 
 
 def test_inspect_of_a_kms_model_with_a_wrong_context_says_so(
@@ -188,4 +188,4 @@ def test_inspect_of_a_kms_model_with_a_wrong_context_says_so(
     pack(capsys, model_path, sealed, "--kms-key-id", kms_key, "--model-id", "model-a")
     sealed.write_bytes(sealed.read_bytes().replace(b'"model-a"', b'"model-b"', 1))
     code, _, err = run(capsys, "inspect", str(sealed), "--verify")
-    assert code == 1 and "context differs" in err
+    assert code == 2 and "context differs" in err

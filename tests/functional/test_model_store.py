@@ -16,12 +16,12 @@ import pytest
 from botocore.stub import Stubber
 
 from detector.aws import AwsClients
+from detector.commands.model import describe_model
 from detector.errors import ModelUnavailableError
 from detector.model import keys, store
 from detector.model.artifact import Compression, ModelMetadata, seal
 from detector.model.store import ModelHolder
 from detector.pipeline.engine import Detector
-from detector.sealing import describe_model
 from detector.settings import Settings
 
 MODEL_KEY = "models/yolox-nano.sealed"

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from detector.cli import main
+from detector.commands import main
 from tests.unit.images import encode, solid
 from tests.unit.onnx_graphs import constant_model, yolo_rows
 

@@ -8,7 +8,7 @@ import jwt
 import pytest
 
 from detector.auth import TokenVerifier
-from detector.cli import main
+from detector.commands import main
 from detector.settings import Settings
 from tests import tokens
 

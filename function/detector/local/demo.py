@@ -65,8 +65,8 @@ class Progress:
             print(" " * indent + part if part else "", file=self.out, flush=True)
 
 
-def run(output_dir: Path, *, out: TextIO) -> int:
-    """Run the demo, writing its files to ``output_dir``; 0 when every step worked."""
+def run(output_dir: Path, *, out: TextIO) -> bool:
+    """Run the demo, writing its files to ``output_dir``; True when every step worked."""
     progress = Progress(out)
     progress.line("serverless-detector demo: the real handlers on a local AWS endpoint", indent=0)
     progress.line(indent=0)
@@ -75,17 +75,17 @@ def run(output_dir: Path, *, out: TextIO) -> int:
         demonstrate(output_dir.resolve(), progress)
     except DetectorError as exc:
         progress.line(f"The demo stopped: {exc.message}", indent=0)
-        return 1
+        return False
     except OSError as exc:  # e.g. the output folder is not writable
         progress.line(f"The demo stopped: {exc}", indent=0)
-        return 1
+        return False
     progress.line(indent=0)
     progress.line(
         f"Done in {time.perf_counter() - started:.1f} s; files in {output_dir}/. Next: "
         "`make test`, or `.venv/bin/detector serve` and open http://127.0.0.1:3000/",
         indent=0,
     )
-    return 0
+    return True
 
 
 def demonstrate(output_dir: Path, progress: Progress) -> None:
@@ -139,10 +139,10 @@ def demonstrate(output_dir: Path, progress: Progress) -> None:
 
 def seal_and_upload(model_path: Path, key_arn: str, output_dir: Path, progress: Progress) -> str:
     """``detector pack --kms-key-id --upload``: the sealed model's S3 URI."""
-    from detector import sealing  # noqa: PLC0415 - imports the engine
+    from detector.commands import model  # noqa: PLC0415 - imports the engine
 
     uri = f"s3://{BUCKET}/{MODEL_KEY}"
-    summary = sealing.pack(
+    summary = model.pack(
         model_path,
         output_dir / "yolox_nano.sealed",
         kms_key_id=key_arn,

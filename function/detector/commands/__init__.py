@@ -1,0 +1,55 @@
+"""The ``detector`` command line: one module per group of subcommands, one exception boundary.
+
+Each module here has ``register(subcommands)``, which adds its subcommands with a ``run``
+function each; ``run`` returns an exit code or raises our typed errors, and ``main`` alone
+turns an error into one line on stderr and an exit code. A new command group is a new
+module and one line in ``GROUPS``.
+
+Tooling for a person's machine: the Lambda image leaves this package out, and nothing in
+the runtime imports it. Modules load what they need when their command runs, so that
+``detector --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from detector.commands import detect, events, model, samples, serve, token
+from detector.commands.outcome import EXIT_FAILED
+from detector.errors import DetectorError
+
+GROUPS = (detect, token, events, model, samples, serve)
+
+Run = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="detector", description=__doc__)
+    subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for group in GROUPS:
+        group.register(subcommands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand; the return value is the process exit code."""
+    args = build_parser().parse_args(argv)
+    run: Run = args.run
+    try:
+        return run(args)
+    except DetectorError as error:
+        return _fail(args.command, error.message)
+    except OSError as error:  # a file or a port of the user's machine, named in the message
+        return _fail(args.command, _describe(error))
+
+
+def _fail(command: str, message: str) -> int:
+    print(f"detector {command}: {message}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _describe(error: OSError) -> str:
+    reason = error.strerror or str(error)
+    return f"{error.filename}: {reason}" if error.filename else reason
