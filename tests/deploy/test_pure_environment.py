@@ -6,7 +6,7 @@ folder, as the Dockerfile's build stage does; the package copied as the Dockerfi
 paths that the Dockerfile's CMD and the template's ImageConfig name, run a real detection
 on the sample model, sealed with KMS in a local moto server. This catches what only the
 development environment has: a dependency missing from requirements.txt, an import of
-detector.local or a dev tool, a handler path that does not exist.
+detector.local, detector.commands or a dev tool, a handler path that does not exist.
 """
 
 from __future__ import annotations
@@ -105,6 +105,7 @@ def invoke(python: Path, handler: str, event: dict[str, Any], env: dict[str, str
     assert result.returncode == 0, result.stderr[-4000:]
     report: dict[str, Any] = json.loads(result.stdout.splitlines()[-1])
     assert report["foreign_modules"] == [], "imported from outside the image's folders"
+    assert report["tooling_modules"] == [], "the handler imported the command line or local tools"
     assert report["site_packages_on_path"] == []
     return report["response"]
 
