@@ -20,14 +20,15 @@ from typing import Any
 import boto3
 import pytest
 
-from detector import auth, commands, settings
-from detector.local import events
+from detector import commands, settings
+from detector.local import events, tokens
+from detector.local.endpoint import seed
 from detector.local.s3server import LocalAws
-from infra import local_endpoint
 from tests.deploy import image
 from tests.deploy.cfn import evaluate, function_environment
 
 PURE_INVOKE = Path(__file__).with_name("pure_invoke.py")
+ENV_JSON = Path(__file__).resolve().parents[2] / "infra" / "env.json"
 BUCKET = "detector-pure"
 MODEL_KEY = "models/yolox_nano.sealed"
 MODEL_ID = "yolox-nano-pure"
@@ -126,7 +127,7 @@ def run_function(pure_python, pure_requirements, sam_template, local_aws, tmp_pa
 
 def test_the_api_handler_detects_from_the_image_folders_alone(run_function, deployed, dog_jpg):
     # GIVEN a detection request with a real token
-    token = auth.issue_token(deployed, subject="pure-test", scope="detect", ttl_seconds=300)
+    token = tokens.sign_token(deployed, subject="pure-test", scope="detect", ttl_seconds=300)
     body = dog_jpg.read_bytes()
     event = events.api_event(
         "http", "POST", "/detect", body=body, content_type="image/jpeg", token=token
@@ -170,8 +171,8 @@ def test_infra_env_json_drives_the_api_against_the_seeded_local_endpoint(
     run_function, local_aws, dog_jpg
 ):
     # GIVEN a local endpoint seeded as infra/local_endpoint.py seeds it for infra/env.json
-    local = local_endpoint.function_env("DetectApi")
-    token = local_endpoint.seed(local)
+    local = json.loads(ENV_JSON.read_text())["DetectApi"]
+    token = seed(local)
     event = events.api_event(
         "http", "POST", "/detect", body=dog_jpg.read_bytes(), content_type="image/jpeg", token=token
     )

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from detector.auth import issue_token
+from detector.local.tokens import sign_token
 from tests.functional import chromium
 
 REPO = Path(__file__).resolve().parents[2]
@@ -86,7 +86,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 @pytest.fixture(scope="module")
 def token() -> str:
-    return issue_token(SECRET, subject="tester")
+    return sign_token(SECRET, subject="tester")
 
 
 def call(

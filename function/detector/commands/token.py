@@ -29,7 +29,7 @@ def register(subcommands: Subcommands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from detector.auth import mint_token  # noqa: PLC0415 - keep --help fast
+    from detector.local.tokens import mint_token  # noqa: PLC0415 - keep --help fast
 
     token = mint_token(
         subject=args.sub,

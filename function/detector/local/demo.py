@@ -22,7 +22,7 @@ from typing import Any, TextIO
 
 from detector import settings
 from detector.errors import DetectorError
-from detector.local import events, samples
+from detector.local import events, samples, tokens
 from detector.local.context import LocalContext
 from detector.local.s3server import LocalAws
 
@@ -167,11 +167,9 @@ def seal_and_upload(model_path: Path, key_arn: str, output_dir: Path, progress: 
 
 def configure_function(aws: LocalAws, function_env: Mapping[str, str], progress: Progress) -> str:
     """Store a JWT secret in Secrets Manager; a token signed with it."""
-    from detector.auth import issue_token  # noqa: PLC0415
-
     jwt_secret = secrets.token_urlsafe(32)
     aws.client("secretsmanager").create_secret(Name=JWT_SECRET_NAME, SecretString=jwt_secret)
-    token = issue_token(jwt_secret, subject="demo-user", scope=SCOPE, ttl_seconds=600)
+    token = tokens.sign_token(jwt_secret, subject="demo-user", scope=SCOPE, ttl_seconds=600)
     for name, value in function_env.items():
         progress.line(f"{name}={value}")
     progress.line(f"token  HS256, subject demo-user, scope {SCOPE}, valid 10 min: {token[:24]}…")

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import parse_qsl, urlsplit
 
-from detector import auth, settings
-from detector.local import samples
+from detector import settings
+from detector.local import samples, tokens
 from detector.local.context import LocalContext
 
 DEFAULT_HOST = "127.0.0.1"
@@ -331,7 +331,7 @@ def configure(environ: MutableMapping[str, str], *, model: Path | None = None) -
     configured = settings.Settings.from_env(environ)
     if configured.jwt_secret is None:
         return None
-    return auth.issue_token(
+    return tokens.sign_token(
         configured.jwt_secret,
         subject="local-user",
         scope=configured.jwt_required_scope,

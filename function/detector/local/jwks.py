@@ -1,4 +1,5 @@
-"""A tiny JWKS endpoint on 127.0.0.1 for tests: real HTTP, real keys, counts its fetches."""
+"""A tiny JWKS endpoint on 127.0.0.1 for tests and benchmarks: real HTTP, real keys, counts
+its fetches."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class JwksServer:
 
 @contextmanager
 def serve_jwks(keys: list[dict[str, Any]]) -> Iterator[JwksServer]:
+    """Serve ``keys`` (JWKs, e.g. from ``tokens.public_jwk``) until the block ends."""
     state = JwksServer(keys=list(keys))
 
     class Handler(BaseHTTPRequestHandler):
