@@ -59,9 +59,9 @@ from PIL import Image
 from benchmarks import bench_probe
 from detector.auth import TokenVerifier
 from detector.aws import AwsClients
-from detector.commands.model import describe_model
 from detector.local import samples, tokens
 from detector.local.jwks import serve_jwks
+from detector.local.packing import describe_model
 from detector.model import keys
 from detector.model.artifact import (
     Compression,

@@ -17,9 +17,9 @@ import pytest
 from aws_lambda_powertools.metrics.provider.base import reset_cold_start_flag_provider
 from PIL import Image
 
-from detector.commands.model import describe_model
 from detector.local import events
 from detector.local.jwks import serve_jwks, unused_local_url
+from detector.local.packing import describe_model
 from detector.local.tokens import sign_token
 from detector.model import keys
 from detector.model.artifact import seal

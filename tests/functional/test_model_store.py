@@ -16,8 +16,8 @@ import pytest
 from botocore.stub import Stubber
 
 from detector.aws import AwsClients
-from detector.commands.model import describe_model
 from detector.errors import ModelUnavailableError
+from detector.local.packing import describe_model
 from detector.model import keys, store
 from detector.model.artifact import Compression, ModelMetadata, seal
 from detector.model.store import ModelHolder

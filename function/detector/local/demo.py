@@ -139,10 +139,10 @@ def demonstrate(output_dir: Path, progress: Progress) -> None:
 
 def seal_and_upload(model_path: Path, key_arn: str, output_dir: Path, progress: Progress) -> str:
     """``detector pack --kms-key-id --upload``: the sealed model's S3 URI."""
-    from detector.commands import model  # noqa: PLC0415 - imports the engine
+    from detector.local import packing  # noqa: PLC0415 - imports the engine
 
     uri = f"s3://{BUCKET}/{MODEL_KEY}"
-    summary = model.pack(
+    summary = packing.pack(
         model_path,
         output_dir / "yolox_nano.sealed",
         kms_key_id=key_arn,

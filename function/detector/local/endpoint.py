@@ -17,20 +17,18 @@ import boto3
 
 from detector import settings
 from detector.aws import S3Location
-from detector.local import samples, tokens
+from detector.local import packing, samples, tokens
 
 MODEL_ID = "yolox-nano-local"
 
 
 def seed(env: Mapping[str, str]) -> str:
     """Create what ``env`` names on the endpoint boto3 points at; a token for it."""
-    from detector.commands import model  # noqa: PLC0415 - imports the engine
-
     location = S3Location.parse(env[settings.MODEL_URI])
     boto3.client("s3").create_bucket(Bucket=location.bucket)
     key_arn = boto3.client("kms").create_key()["KeyMetadata"]["Arn"]
     with tempfile.TemporaryDirectory() as folder:
-        model.pack(
+        packing.pack(
             samples.sample_model_path(),
             Path(folder) / "model.sealed",
             kms_key_id=key_arn,
