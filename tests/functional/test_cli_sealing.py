@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from detector.commands import main
+from detector.local.s3server import LocalAws
 from detector.model.artifact import read_header
+from tests.cli import detector
 
 
 def run(capsys, *argv: str) -> tuple[int, Any, str]:
@@ -189,3 +191,58 @@ def test_inspect_of_a_kms_model_with_a_wrong_context_says_so(
     sealed.write_bytes(sealed.read_bytes().replace(b'"model-a"', b'"model-b"', 1))
     code, _, err = run(capsys, "inspect", str(sealed), "--verify")
     assert code == 2 and "context differs" in err
+
+
+# --- sealed models wherever a model is taken (subprocesses, as a user runs them) ----------
+NO_KEY_SETTINGS = {"MODEL_KEY_B64": "", "MODEL_KEY_SECRET_ID": "", "MODEL_KEY_PARAMETER": ""}
+
+
+def detected_classes(stdout: str) -> set[int]:
+    return {item["class_id"] for item in json.loads(stdout)["detections"]}
+
+
+def test_detect_on_a_sealed_model_without_its_key_says_how_to_give_it(packed, dog_jpg):
+    done = detector("detect", "--model", packed, dog_jpg, env=NO_KEY_SETTINGS)
+
+    assert done.returncode == 2
+    assert "sealed with a key of your own: give its key with --key-file" in done.stderr
+    assert done.stdout == ""
+    assert "Traceback" not in done.stderr
+
+
+def test_detect_takes_a_sealed_models_key_the_ways_inspect_does(packed, key_file, dog_jpg):
+    # GIVEN the model sealed with a key of one's own; WHEN detect gets that key from a file,
+    # from a named variable, or from the function's own setting
+    ways = [
+        (["--key-file", str(key_file)], NO_KEY_SETTINGS),
+        (["--key-env", "MY_KEY"], {**NO_KEY_SETTINGS, "MY_KEY": key_file.read_text()}),
+        ([], {**NO_KEY_SETTINGS, "MODEL_KEY_B64": key_file.read_text().strip()}),
+    ]
+    for options, env in ways:
+        done = detector("detect", "--model", packed, *options, dog_jpg, env=env)
+
+        # THEN the dog (COCO class 16) is found
+        assert done.returncode == 0, done.stderr
+        assert 16 in detected_classes(done.stdout)
+
+
+def test_detect_opens_a_kms_sealed_model_with_no_key_option(tmp_path, model_path, dog_jpg):
+    # GIVEN a model sealed with a KMS key on a local AWS endpoint
+    with LocalAws() as aws, aws.activated():
+        key_arn = aws.client("kms").create_key()["KeyMetadata"]["Arn"]
+        sealed = tmp_path / "kms.sealed"
+        assert main(["pack", str(model_path), "-o", str(sealed), "--kms-key-id", key_arn]) == 0
+
+        # WHEN detect is given it, and nothing else: the header says KMS wraps its key
+        done = detector("detect", "--model", sealed, dog_jpg, env=aws.environ())
+
+    # THEN KMS unwraps the key and the dog is found
+    assert done.returncode == 0, done.stderr
+    assert 16 in detected_classes(done.stdout)
+
+
+def test_inspect_verify_without_a_key_says_how_to_give_it(capsys, packed, monkeypatch):
+    for name in NO_KEY_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    code, _, err = run(capsys, "inspect", str(packed), "--verify")
+    assert code == 2 and "give its key with --key-file FILE" in err

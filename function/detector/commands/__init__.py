@@ -17,8 +17,9 @@ import sys
 from collections.abc import Callable, Sequence
 
 from detector.commands import detect, events, model, samples, serve, token
+from detector.commands.options import KEY_OPTIONS
 from detector.commands.outcome import EXIT_FAILED
-from detector.errors import DetectorError
+from detector.errors import DetectorError, KeySourceMissingError
 
 GROUPS = (detect, token, events, model, samples, serve)
 
@@ -39,6 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     run: Run = args.run
     try:
         return run(args)
+    except KeySourceMissingError:  # its own message names the function's settings
+        return _fail(args.command, f"the model is sealed with a key of your own: {KEY_OPTIONS}")
     except DetectorError as error:
         return _fail(args.command, error.message)
     except OSError as error:  # a file or a port of the user's machine, named in the message
