@@ -37,13 +37,28 @@ def add_user_key_options(group: argparse._MutuallyExclusiveGroup) -> None:
     group.add_argument("--key-parameter", metavar="NAME", help="SSM SecureString with the key")
 
 
-def add_model_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
-    """``--model`` (plain or sealed, a path or s3:// URI) and the key options of a sealed one."""
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 0 meaning any free one."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, not {value}")
+    return value
+
+
+def add_model_options(
+    parser: argparse.ArgumentParser, *, required: bool, default: str | None = None
+) -> None:
+    """``--model`` (plain or sealed, a path or s3:// URI) and the key options of a sealed one;
+    ``default`` says what is used without ``--model``."""
     parser.add_argument(
         "--model",
         required=required,
         metavar="MODEL",
-        help="a plain .onnx file, or a sealed model (`detector pack`): a path or s3://bucket/key",
+        help="a plain .onnx file, or a sealed model (`detector pack`): a path or "
+        f"s3://bucket/key{f' (default: {default})' if default else ''}",
     )
     keys = parser.add_argument_group(
         "the key of a sealed model",

@@ -2,12 +2,16 @@
 ``detector.auth``, which only verifies.
 
 ``sign_token`` is the primitive (a key in, a token out); ``mint_token`` is what
-``detector token`` does, filling in what is not given from the function's settings.
+``detector token`` does, filling in what is not given from the function's settings or, while
+``detector serve`` runs with a secret of its own, from that session.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +22,12 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from detector.auth import HMAC_ALGORITHMS, PUBLIC_KEY_ALGORITHMS, checked_secret
 from detector.errors import ConfigurationError
+from detector.local import samples
 from detector.settings import Settings
+
+# Where a running `detector serve` keeps the random secret it made, for `detector token`:
+# readable by this user only, and removed when the server stops.
+SESSION_SECRET_FILE = "serve-session-secret"  # noqa: S105 - a file name, not the secret
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
@@ -65,13 +74,17 @@ def mint_token(
 ) -> str:
     """``sign_token`` for local work: what is not given comes from the settings.
 
-    The key is the PEM in ``key_file``, else ``secret``, else JWT_SECRET; issuer and audience
-    default to JWT_ISSUER and JWT_AUDIENCE.
+    The key is the PEM in ``key_file``, else ``secret``, else JWT_SECRET, else the secret of
+    a running ``detector serve``; issuer and audience default to JWT_ISSUER and JWT_AUDIENCE.
     """
     settings = Settings.from_env()
     key = key_file.read_text() if key_file else secret or settings.jwt_secret
+    key = key or session_secret()
     if not key:
-        raise ConfigurationError("give --secret, --key, or set JWT_SECRET")
+        raise ConfigurationError(
+            "give --secret or --key, set JWT_SECRET, or start `detector serve` (its session "
+            "secret is used while it runs)"
+        )
     return sign_token(
         key,
         subject=subject,
@@ -81,6 +94,35 @@ def mint_token(
         audience=audience or settings.jwt_audience,
         key_id=key_id,
     )
+
+
+def session_secret_path() -> Path:
+    return samples.cache_dir() / SESSION_SECRET_FILE
+
+
+def session_secret() -> str | None:
+    """The secret of the `detector serve` running now, if it made one."""
+    try:
+        return session_secret_path().read_text().strip() or None
+    except OSError:
+        return None
+
+
+@contextlib.contextmanager
+def saved_session_secret(secret: str) -> Iterator[Path]:
+    """Keep ``secret`` where ``session_secret`` finds it (mode 0600) until the block ends."""
+    path = session_secret_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)  # O_EXCL below: never write through someone's symlink
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(secret + "\n")
+    try:
+        yield path
+    finally:
+        # Another server started since then owns the file now: leave its secret.
+        if session_secret() == secret:
+            path.unlink(missing_ok=True)
 
 
 def new_rsa_key() -> rsa.RSAPrivateKey:
