@@ -4,10 +4,11 @@ handlers run on them in this process."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from detector.commands.options import Subcommands
-from detector.commands.outcome import print_result
+from detector.commands.outcome import EXIT_OK, EXIT_SOME_FAILED, print_result
 
 
 def register(subcommands: Subcommands) -> None:
@@ -103,12 +104,17 @@ def _register_invoke(subcommands: Subcommands) -> None:
         help="run a handler in-process on an event file",
         description="Run detector.handlers.<api|s3>.lambda_handler on the event with a local "
         "Lambda context and print its response. Settings come from the environment, as in "
-        "Lambda (MODEL_URI, JWT_SECRET, ...).",
+        "Lambda (MODEL_URI, JWT_SECRET, ...). Exit code 1 when the function failed: it raised "
+        "(the answer is then Lambda's errorType/errorMessage), answered 500 or more, or "
+        "reported failed records; 2 when the event or the settings could not be used.",
     )
     parser.add_argument("--event", type=Path, required=True, help="event JSON file ('-' for stdin)")
     parser.add_argument("--handler", choices=["api", "s3"], help="default: from the event's shape")
     parser.add_argument(
         "--body-out", type=Path, help="also write the API response body here, base64-decoded"
+    )
+    parser.add_argument(
+        "--verbose", action="store_true", help="show the function's JSON logs and metrics (stderr)"
     )
     parser.set_defaults(run=run_invoke)
 
@@ -116,4 +122,11 @@ def _register_invoke(subcommands: Subcommands) -> None:
 def run_invoke(args: argparse.Namespace) -> int:
     from detector.local import invoke  # noqa: PLC0415 - local tooling
 
-    return print_result(invoke.invoke(args.event, args.handler, body_out=args.body_out))
+    response = invoke.invoke(args.event, args.handler, body_out=args.body_out, verbose=args.verbose)
+    print_result(response)
+    problem = invoke.failure(response)
+    if problem is None:
+        return EXIT_OK
+    hint = "" if args.verbose else " (--verbose shows the function's log)"
+    print(f"detector invoke: {problem}{hint}", file=sys.stderr)
+    return EXIT_SOME_FAILED

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import errno
 import json
-import os
 import secrets
 import signal
 import sys
@@ -21,7 +20,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
-from contextlib import ExitStack, contextmanager, redirect_stdout
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -34,7 +33,7 @@ from urllib.parse import parse_qsl, urlsplit
 from detector import settings
 from detector.errors import DetectorError, KeySourceMissingError, ModelUnavailableError
 from detector.local import samples, tokens
-from detector.local.context import LocalContext
+from detector.local.context import LocalContext, function_output, set_local_defaults
 
 if TYPE_CHECKING:
     from detector.model.keys import UserKeySource
@@ -51,9 +50,8 @@ _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-ww
 _TEXT_SUFFIXES = ("+json", "+xml")
 
 LambdaHandler = Callable[[dict[str, Any], Any], Any]
-# Powertools' own switches, not our settings: no X-Ray daemon runs here, and without
-# --verbose nobody reads the metrics (its cold-start metric is printed all the same).
-NO_TRACING = {"POWERTOOLS_TRACE_DISABLED": "true"}
+# Powertools' own switch, not one of our settings: without --verbose nobody reads the
+# metrics (its cold-start metric is printed all the same).
 QUIET = {"POWERTOOLS_METRICS_DISABLED": "true"}
 
 
@@ -369,7 +367,8 @@ def configure(
         }
         for name, value in key_settings.items():
             environ[name] = (value or "").strip()
-    for name, value in {**NO_TRACING, **({} if verbose else QUIET)}.items():
+    set_local_defaults(environ)
+    for name, value in ({} if verbose else QUIET).items():
         environ.setdefault(name, value)
     jwt_keys = (
         settings.JWT_SECRET,
@@ -455,15 +454,13 @@ def serve_session(
     """``detector serve``: configure, load the model, bind, print where it serves (and a
     token), serve until stopped. Raises our typed errors when it cannot start.
 
-    The function's own output (JSON logs, EMF metrics: it writes them to stdout, as in
-    Lambda) is shown only when ``verbose``, so that the URL and the token stay in sight.
+    The function's own logs and metrics are shown (on stderr) only when ``verbose``, so
+    that the URL and the token stay in sight.
     """
     out = sys.stdout
     session = configure(environ, model=model, user_key=user_key, verbose=verbose)
     with ExitStack() as stack:
-        if not verbose:  # before the import: the handler's logger keeps the stream it finds
-            discard = stack.enter_context(Path(os.devnull).open("w"))
-            stack.enter_context(redirect_stdout(discard))
+        stack.enter_context(function_output(verbose=verbose))
         from detector.handlers import api  # noqa: PLC0415 - reads the settings when imported
 
         loaded = load_served_model(api)
