@@ -13,6 +13,7 @@ from detector.commands import main
 from detector.local.s3server import LocalAws
 from detector.model.artifact import read_header
 from tests.cli import detector
+from tests.unit.onnx_graphs import constant_model, yolov8_columns
 
 
 def run(capsys, *argv: str) -> tuple[int, Any, str]:
@@ -246,3 +247,60 @@ def test_inspect_verify_without_a_key_says_how_to_give_it(capsys, packed, monkey
         monkeypatch.delenv(name, raising=False)
     code, _, err = run(capsys, "inspect", str(packed), "--verify")
     assert code == 2 and "give its key with --key-file FILE" in err
+
+
+def test_pack_without_names_warns_how_to_add_them(tmp_path, model_path, key_file, coco_dir):
+    # WHEN the sample model, which carries no class names, is packed without --names
+    unnamed = detector("pack", model_path, "-o", tmp_path / "a.sealed", "--key-file", key_file)
+    # THEN it is packed, with a warning that says what happened and how to do better
+    assert unnamed.returncode == 0, unnamed.stderr
+    assert unnamed.stderr.startswith("detector pack: warning: ")
+    assert "names none of its 80 classes" in unnamed.stderr
+    assert "class_0 ... class_79" in unnamed.stderr and "--names FILE" in unnamed.stderr
+    # AND with names given there is nothing to warn about
+    names = ["--names", str(coco_dir / "names.txt")]
+    named = detector(
+        "pack", model_path, "-o", tmp_path / "b.sealed", "--key-file", key_file, *names
+    )
+    assert named.returncode == 0
+    assert named.stderr == ""
+    assert json.loads(named.stdout)["model"]["class_names"][16] == "dog"
+
+
+def test_pack_seals_the_names_a_model_carries_without_a_warning(tmp_path, key_file):
+    # GIVEN a model whose metadata names its classes, as Ultralytics exports do
+    model = tmp_path / "named.onnx"
+    metadata = {"names": "{0: 'cat', 1: 'car'}"}
+    model.write_bytes(constant_model(yolov8_columns(84, classes=2), metadata=metadata))
+
+    done = detector("pack", model, "--key-file", key_file)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert json.loads(done.stdout)["model"]["class_names"] == ["cat", "car"]
+    assert (tmp_path / "named.sealed").exists()  # the default output, beside the model
+
+
+def test_pack_does_not_overwrite_a_file_unless_forced(tmp_path, model_path, key_file, coco_dir):
+    output = tmp_path / "m.sealed"
+    output.write_bytes(b"someone's file")
+    argv = ["pack", model_path, "-o", output, "--key-file", key_file]
+    argv += ["--names", coco_dir / "names.txt"]
+
+    refused = detector(*argv)
+
+    assert refused.returncode == 2
+    assert f"{output} exists; give --force to replace it" in refused.stderr
+    assert output.read_bytes() == b"someone's file"
+    forced = detector(*argv, "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert read_header(output.read_bytes()).metadata.class_names[16] == "dog"
+
+
+def test_inspect_prints_the_class_list_on_one_line(packed):
+    printed = detector("inspect", packed).stdout
+    [line] = [line for line in printed.splitlines() if '"class_names"' in line]
+    assert line.strip().startswith('"class_names": ["class_0", "class_1",')
+    assert line.rstrip().endswith('"class_79"]')
+    assert len(printed.splitlines()) < 30
+    assert json.loads(printed)["model"]["family"] == "yolox"

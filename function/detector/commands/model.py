@@ -6,6 +6,7 @@ The work is done by ``detector.local.packing``, loaded when a command runs.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from detector.commands.options import Subcommands, add_user_key_options, user_key_source
@@ -20,7 +21,10 @@ def register(subcommands: Subcommands) -> None:
         "a KMS data key (--kms-key-id) or a 256-bit key of your own.",
     )
     parser.add_argument("model", type=Path, help="the ONNX model")
-    parser.add_argument("-o", "--output", type=Path, help="default: MODEL with .sealed")
+    parser.add_argument(
+        "-o", "--output", type=Path, help="the sealed file to write (default: MODEL.sealed)"
+    )
+    parser.add_argument("--force", action="store_true", help="replace --output if it exists")
     key = parser.add_mutually_exclusive_group(required=True)
     key.add_argument("--kms-key-id", help="KMS key id, ARN or alias (envelope encryption)")
     add_user_key_options(key)
@@ -73,8 +77,14 @@ def run_pack(args: argparse.Namespace) -> int:
         compression=Compression[args.compression.upper()],
         level=args.level,
         upload_to=args.upload,
+        overwrite=args.force,
+        warn=_warn,
     )
     return print_result(summary)
+
+
+def _warn(message: str) -> None:
+    print(f"detector pack: warning: {message}", file=sys.stderr)
 
 
 def run_inspect(args: argparse.Namespace) -> int:

@@ -149,6 +149,7 @@ def seal_and_upload(model_path: Path, key_arn: str, output_dir: Path, progress: 
         names_file=samples.sample_names_path(),
         model_id=MODEL_ID,
         upload_to=uri,
+        overwrite=True,  # the demo's own file from an earlier run
     )
     metadata = summary["model"]
     progress.line(
