@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from detector.local.tokens import sign_token
+from detector.pipeline import annotate
 from tests.cli import detector
 from tests.functional import chromium
 
@@ -355,3 +357,60 @@ def test_the_page_explains_a_refused_image(
     message = browser.evaluate("document.getElementById('status').textContent")
     assert message.startswith(status), message
     assert ("S3" in message) if status == "413" else ("JPEG, PNG or WebP" in message)
+
+
+def test_the_empty_page_shows_no_canvas_border(served: Served, browser: chromium.Chromium):
+    browser.open(f"{served.url}/")
+    assert browser.evaluate("getComputedStyle(document.getElementById('canvas')).display") == "none"
+    browser.screenshot(ARTIFACTS / "page-empty.png")
+
+
+def test_picking_an_image_then_pasting_a_token_says_ready_then_detects(
+    served: Served, browser: chromium.Chromium, token: str, dog_jpg: Path
+):
+    status = "document.getElementById('status').textContent"
+    # GIVEN the image chosen first: the page asks for a token
+    browser.open(f"{served.url}/")
+    browser.choose_file("#file", dog_jpg)
+    browser.wait_for(f"{status} === 'Paste a token to run the detection.'")
+    # WHEN the token is pasted, THEN the status line follows
+    browser.type_into("#token", token)
+    assert browser.evaluate(status) == "Ready: press Detect."
+    assert browser.evaluate("document.getElementById('detect').disabled") is False
+    # AND Detect runs the detection
+    browser.evaluate("document.getElementById('detect').click()")
+    assert (
+        browser.wait_for("document.body.dataset.state !== 'busy' && document.body.dataset.state")
+        == "done"
+    )
+
+
+def test_the_page_colours_each_class_as_the_annotated_jpegs_do(
+    served: Served, browser: chromium.Chromium
+):
+    browser.open(f"{served.url}/")
+    ids = [0, 1, 2, 15, 16, 57, 79]
+    on_page = browser.evaluate(f"{ids}.map((id) => [colour(id), textColour(id)])")
+    in_jpegs = [
+        [f"rgb{annotate.colour(i)}", f"rgb{annotate.text_colour(annotate.colour(i))}"] for i in ids
+    ]
+    assert on_page == in_jpegs
+
+
+def test_an_annotated_jpeg_from_the_api_lands_in_the_artifacts(
+    served: Served, token: str, dog_jpg: Path
+):
+    # WHEN the API is asked for the annotated image itself
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "image/jpeg",
+        "Accept": "image/jpeg",
+    }
+    status, response_headers, body = call(served, "POST", "/detect", dog_jpg.read_bytes(), headers)
+    # THEN it is a JPEG of the photo, kept for a person to look at (the best label on top)
+    assert status == 200
+    assert response_headers["content-type"] == "image/jpeg"
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "api-annotated.jpg").write_bytes(body)
+    with Image.open(ARTIFACTS / "api-annotated.jpg") as picture:
+        assert picture.size == (768, 576)
