@@ -16,19 +16,39 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from detector import __version__
 from detector.commands import detect, events, model, samples, serve, token
 from detector.commands.options import KEY_OPTIONS
 from detector.commands.outcome import EXIT_FAILED
 from detector.errors import DetectorError, KeySourceMissingError
 
-GROUPS = (detect, token, events, model, samples, serve)
+GROUPS = (samples, serve, detect, token, model, events)
 
 Run = Callable[[argparse.Namespace], int]
 
+DESCRIPTION = """\
+YOLO object detection as an AWS Lambda function, and the tools around it: try it on this
+machine (demo, serve, detect), seal a model for S3 (keygen, pack, inspect, upload), mint
+tokens for its API (token), and run its handlers on Lambda events (event, invoke).
+`detector COMMAND --help` says more about each command.
+"""
+EPILOG = """\
+exit status: 0 done; 1 the command ran but something it ran on failed (detect: an image;
+invoke: the function); 2 the command could not do its work (the reason is on stderr).
+"""
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="detector", description=__doc__)
-    subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = argparse.ArgumentParser(
+        prog="detector",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subcommands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", title="commands"
+    )
     for group in GROUPS:
         group.register(subcommands)
     return parser

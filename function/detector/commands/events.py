@@ -30,10 +30,10 @@ def _register_event(subcommands: Subcommands) -> None:
         "--kind",
         choices=["rest", "http", "url"],
         default="http",
-        help="REST API (1.0), HTTP API (2.0) or Function URL",
+        help="REST API (1.0), HTTP API (2.0) or Function URL (%(default)s)",
     )
-    api.add_argument("--method", help="default: POST with a body, GET without")
-    api.add_argument("--path", default="/detect")
+    api.add_argument("--method", help="HTTP method (default: POST with a body, GET without)")
+    api.add_argument("--path", default="/detect", help="the route (%(default)s)")
     body = api.add_mutually_exclusive_group()
     body.add_argument("--image", type=Path, help="image file to send")
     body.add_argument("--s3", metavar="BUCKET/KEY", help='send {"s3": {"bucket", "key"}}')
@@ -54,12 +54,17 @@ def _register_event(subcommands: Subcommands) -> None:
     api.set_defaults(run=run_event_api)
 
     s3 = kinds.add_parser("s3", help="an S3 ObjectCreated event")
-    s3.add_argument("--bucket", required=True)
+    s3.add_argument("--bucket", required=True, help="the bucket the object was put in")
     s3.add_argument("--key", required=True, help="the key as it is (it is URL-encoded for you)")
-    s3.add_argument("--via", choices=["direct", "sqs", "eventbridge"], default="direct")
-    s3.add_argument("--version-id")
-    s3.add_argument("--etag")
-    s3.add_argument("--size", type=int, default=0)
+    s3.add_argument(
+        "--via",
+        choices=["direct", "sqs", "eventbridge"],
+        default="direct",
+        help="an S3 notification as it is, in an SQS message, or from EventBridge (%(default)s)",
+    )
+    s3.add_argument("--version-id", help="the object's version, in a versioned bucket")
+    s3.add_argument("--etag", help="the object's ETag, as S3 reports it")
+    s3.add_argument("--size", type=int, default=0, help="the object's size in bytes (%(default)s)")
     s3.add_argument("--output", "-o", type=Path, help="write here instead of stdout")
     s3.set_defaults(run=run_event_s3)
 

@@ -15,6 +15,15 @@ from detector.commands.outcome import print_result
 
 def register(subcommands: Subcommands) -> None:
     parser = subcommands.add_parser(
+        "keygen",
+        help="make a random 256-bit model key (base64)",
+        description="Print a new key, or write it to a file only you can read. Keep it in "
+        "Secrets Manager or an SSM SecureString for the function.",
+    )
+    parser.add_argument("-o", "--output", type=Path, help="write it here (never overwritten)")
+    parser.set_defaults(run=run_keygen)
+
+    parser = subcommands.add_parser(
         "pack",
         help="compress and encrypt an ONNX model into a sealed artifact",
         description="Seal MODEL.onnx: zstd (or zlib) compressed, AES-256-GCM encrypted with "
@@ -31,8 +40,13 @@ def register(subcommands: Subcommands) -> None:
     parser.add_argument("--names", type=Path, help="class names file, one a line")
     parser.add_argument("--family", help="force the model family instead of detecting it")
     parser.add_argument("--model-id", help="default: the file name and its sha256 prefix")
-    parser.add_argument("--compression", choices=["zstd", "zlib"], default="zstd")
-    parser.add_argument("--level", type=int, help="compression level")
+    parser.add_argument(
+        "--compression",
+        choices=["zstd", "zlib"],
+        default="zstd",
+        help="compressor (%(default)s; zlib opens slower but needs nothing beyond Python)",
+    )
+    parser.add_argument("--level", type=int, help="compression level (default: zstd 9, zlib 6)")
     parser.add_argument("--upload", metavar="S3_URI", help="also put it at s3://bucket/key")
     parser.set_defaults(run=run_pack)
 
@@ -47,19 +61,17 @@ def register(subcommands: Subcommands) -> None:
     add_user_key_options(parser.add_mutually_exclusive_group())
     parser.set_defaults(run=run_inspect)
 
-    parser = subcommands.add_parser("upload", help="put a sealed model in S3")
-    parser.add_argument("sealed", type=Path, help="a sealed model made by `detector pack`")
-    parser.add_argument("uri", help="s3://bucket/key")
-    parser.set_defaults(run=run_upload)
-
     parser = subcommands.add_parser(
-        "keygen",
-        help="make a random 256-bit model key (base64)",
-        description="Print a new key, or write it to a file only you can read. Keep it in "
-        "Secrets Manager or an SSM SecureString for the function.",
+        "upload",
+        help="put a sealed model in S3",
+        description="Put a sealed model where the function's MODEL_URI will point; a file "
+        "that is not a sealed model is refused. `pack --upload` does this as it packs.",
     )
-    parser.add_argument("-o", "--output", type=Path, help="write it here (never overwritten)")
-    parser.set_defaults(run=run_keygen)
+    parser.add_argument(
+        "sealed", type=Path, metavar="SEALED", help="a sealed model made by `detector pack`"
+    )
+    parser.add_argument("uri", metavar="S3_URI", help="where to put it: s3://bucket/key")
+    parser.set_defaults(run=run_upload)
 
 
 def run_pack(args: argparse.Namespace) -> int:

@@ -13,14 +13,6 @@ from detector.commands.outcome import EXIT_FAILED, EXIT_OK
 
 def register(subcommands: Subcommands) -> None:
     parser = subcommands.add_parser(
-        "fetch-samples",
-        help="find (or download and check) the sample model and image",
-        description="Print the paths of the sample model, image and class names; download "
-        "and check them first when they are neither in ../shared nor in the cache.",
-    )
-    parser.set_defaults(run=run_fetch_samples)
-
-    parser = subcommands.add_parser(
         "demo",
         help="run the product end to end on this machine: local S3, sealed model, API, upload",
         description="Start a local AWS endpoint (moto), seal and upload the sample model, "
@@ -34,6 +26,14 @@ def register(subcommands: Subcommands) -> None:
         help="where the annotated images and results go (./demo-output)",
     )
     parser.set_defaults(run=run_demo)
+
+    parser = subcommands.add_parser(
+        "fetch-samples",
+        help="find (or download and check) the sample model and image",
+        description="Print the paths of the sample model, image and class names; download "
+        "and check them first when they are neither in ../shared nor in the cache.",
+    )
+    parser.set_defaults(run=run_fetch_samples)
 
 
 def run_fetch_samples(args: argparse.Namespace) -> int:
