@@ -1,9 +1,11 @@
-"""`make test` is the one command CI runs, and it installs what its tests need itself."""
+"""How the project is built: `make test` is the one command CI runs and installs what its
+tests need itself; installing the package prints no warning."""
 
 from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,3 +33,14 @@ def test_ci_runs_the_readme_test_command_and_nothing_that_prepares_for_it():
 
     assert re.findall(r"^make\b.*$", script, re.MULTILINE) == ["make test"]
     assert "make test" in (REPO / "README.md").read_text()
+
+
+def test_building_the_package_warns_of_nothing_deprecated():
+    # `make setup` and `make demo` printed setuptools' project.license warning three times
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps", "--quiet", str(REPO)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "deprecated" not in (built.stdout + built.stderr).lower()
