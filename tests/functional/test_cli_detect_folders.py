@@ -6,6 +6,7 @@ import json
 import os
 import pty
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -144,3 +145,29 @@ def test_progress_is_counted_on_stderr_when_it_is_a_terminal(model_path, photos)
     assert "[1/3] " in text and "[3/3] " in text
     assert "3 images, 0 failed" in text
     assert len(lines(stdout)) == 3
+
+
+def test_ctrl_c_stops_a_long_run_with_exit_130_and_no_traceback(model_path, dog_jpg, tmp_path):
+    # GIVEN a run over many images, under way
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for index in range(200):
+        (folder / f"{index:03}.jpg").symlink_to(dog_jpg)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "detector", "detect", "--model", str(model_path), str(folder)],
+        env={**os.environ, "PYTHONPATH": str(REPO / "function")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    # WHEN Ctrl-C is pressed
+    process.send_signal(signal.SIGINT)
+    rest, stderr = process.communicate(timeout=120)
+    # THEN it stops at once, says so in one line, and what it printed is whole JSON lines
+    assert process.returncode == 130
+    assert "Traceback" not in stderr
+    assert stderr.strip() == "detector detect: interrupted"
+    printed = lines(first + rest)
+    assert 1 <= len(printed) < 200

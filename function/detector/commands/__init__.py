@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from detector import __version__
 from detector.commands import detect, events, model, samples, serve, token
 from detector.commands.options import KEY_OPTIONS
-from detector.commands.outcome import EXIT_FAILED
+from detector.commands.outcome import EXIT_FAILED, EXIT_INTERRUPTED
 from detector.errors import DetectorError, KeySourceMissingError
 
 GROUPS = (samples, serve, detect, token, model, events)
@@ -66,6 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(args.command, error.message)
     except OSError as error:  # a file or a port of the user's machine, named in the message
         return _fail(args.command, _describe(error))
+    except KeyboardInterrupt:  # Ctrl-C: the user knows why; what was printed stays valid
+        print(f"\ndetector {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def _fail(command: str, message: str) -> int:
