@@ -27,7 +27,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 from detector import settings
@@ -416,9 +416,12 @@ def describe(loaded: LoadedModel) -> str:
     )
 
 
+Server = TypeVar("Server", bound=ThreadingHTTPServer)
+
+
 @contextmanager
-def running(server: LocalApiServer) -> Iterator[LocalApiServer]:
-    """Serve in a background thread (tests); shut down and closed on exit."""
+def running(server: Server) -> Iterator[Server]:
+    """Serve in a background thread (tests, the JWKS server); shut down and closed on exit."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
