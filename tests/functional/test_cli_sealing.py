@@ -129,6 +129,13 @@ def test_pack_refuses_a_file_that_is_not_an_onnx_model(capsys, tmp_path, dog_jpg
     assert not output.exists()
 
 
+def test_pack_refuses_a_model_that_is_sealed_already(capsys, tmp_path, packed, key_file):
+    output = tmp_path / "twice.sealed"
+    code, _, err = run(capsys, "pack", str(packed), "-o", str(output), "--key-file", str(key_file))
+    assert code == 2 and "is sealed already: pack takes the plain .onnx" in err
+    assert not output.exists()
+
+
 def test_pack_refuses_names_that_do_not_fit_the_model(capsys, tmp_path, model_path, key_file):
     names = tmp_path / "names.txt"
     names.write_text("cat\ndog\n")

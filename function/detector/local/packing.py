@@ -17,6 +17,7 @@ from detector.aws import AwsClients, S3Location
 from detector.errors import ConfigurationError, ModelError, StorageError
 from detector.model import keys
 from detector.model.artifact import (
+    MAGIC,
     Compression,
     DataKey,
     ModelMetadata,
@@ -60,6 +61,8 @@ def pack(
     destination = S3Location.parse(upload_to) if upload_to else None
     aws_clients = clients or AwsClients()
     model = read_local(model_path).data
+    if model.startswith(MAGIC):
+        raise ConfigurationError(f"{model_path} is sealed already: pack takes the plain .onnx")
     metadata = describe_model(
         model, names_file=names_file, family=family, model_id=model_id, default_id=model_path.stem
     )
