@@ -66,13 +66,6 @@ def pack(
     metadata = describe_model(
         model, names_file=names_file, family=family, model_id=model_id, default_id=model_path.stem
     )
-    if warn and names_file is None and metadata.class_names == _numbered(metadata.class_names):
-        count = len(metadata.class_names)
-        warn(
-            f"{model_path} names none of its {count} classes, and no --names file was given: "
-            f"they are sealed as class_0 ... class_{count - 1}, and answers will say so. To "
-            "name them, pack it again with --names FILE (one name a line, line N naming class N)"
-        )
     if kms_key_id is not None:
         data_key = keys.kms_data_key(aws_clients.kms, kms_key_id, metadata.model_id)
     else:
@@ -83,6 +76,14 @@ def pack(
     summary = {"output": str(output), **_summary(sealed)}
     if destination is not None:
         summary["upload"] = _upload(aws_clients, sealed, destination)
+    # Said once it is done: a pack that failed has more pressing news.
+    if warn and names_file is None and metadata.class_names == _numbered(metadata.class_names):
+        count = len(metadata.class_names)
+        warn(
+            f"{model_path} names none of its {count} classes, and no --names file was given: "
+            f"they are sealed as class_0 ... class_{count - 1}, and answers will say so. To "
+            "name them, pack it again with --names FILE (one name a line, line N naming class N)"
+        )
     return summary
 
 
