@@ -43,7 +43,8 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint tools
+# Everything its tests need first: the tools venv (tests/deploy) and Chromium (the page).
+test: lint tools browser
 	$(BIN)/pytest
 
 # The checks of the image, layer and template that run without Docker or AWS (tests/deploy),
@@ -68,7 +69,8 @@ layer: setup
 unit: setup
 	$(BIN)/pytest tests/unit
 
-# The page test drives Debian's chromium headless; CI runs this as root on a fresh machine.
+# The page test drives Debian's chromium headless: installed when missing (with sudo unless
+# root), so that `make test` works on a fresh machine.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \

@@ -55,6 +55,7 @@ import hashlib
 import io
 import json
 import os
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -70,11 +71,13 @@ from typing import Any
 from PIL import Image
 
 from benchmarks import bench_probe
-from detector.auth import TokenVerifier, issue_token
+from detector.auth import TokenVerifier
 from detector.aws import AwsClients
 from detector.cpus import cpu_count
-from detector.local import samples
+from detector.local import samples, tokens
 from detector.local.events import api_event
+from detector.local.jwks import serve_jwks
+from detector.local.packing import describe_model
 from detector.local.runtime_api import Invocation, LambdaProcess, RuntimeApi
 from detector.model import keys
 from detector.model.artifact import (
@@ -87,7 +90,6 @@ from detector.model.artifact import (
 )
 from detector.pipeline import decode, letterbox
 from detector.pipeline.engine import Detector
-from detector.sealing import describe_model
 from detector.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -541,27 +543,26 @@ def auth_section(rounds: int = 3) -> list[Row]:
     The JWKS is served on 127.0.0.1 and fetched once before the clock starts: what is
     timed is a verification against the cached key set, as on a warm instance.
     """
-    from tests import tokens  # noqa: PLC0415
-    from tests.jwks import serve_jwks  # noqa: PLC0415
-
-    rsa, ec = (
-        tokens.private_pem(tokens.rsa_private_key()),
-        tokens.private_pem(tokens.ec_private_key()),
-    )
-    with serve_jwks([tokens.public_jwk(tokens.rsa_private_key(), "rsa-1")]) as server:
+    rsa_key, ec_key = tokens.new_rsa_key(), tokens.new_ec_key()
+    rsa, ec = tokens.private_pem(rsa_key), tokens.private_pem(ec_key)
+    secret = secrets.token_urlsafe(48)
+    with serve_jwks([tokens.public_jwk(rsa_key, "rsa-1")]) as server:
         cases = {
-            "HS256 secret": (Settings(jwt_secret=tokens.SECRET), tokens.hs256()),
+            "HS256 secret": (
+                Settings(jwt_secret=secret),
+                tokens.sign_token(secret, subject="bench", algorithm="HS256"),
+            ),
             "RS256 PEM": (
-                Settings(jwt_public_key=tokens.public_pem(tokens.rsa_private_key())),
-                issue_token(rsa, subject="bench", algorithm="RS256"),
+                Settings(jwt_public_key=tokens.public_pem(rsa_key)),
+                tokens.sign_token(rsa, subject="bench", algorithm="RS256"),
             ),
             "ES256 PEM": (
-                Settings(jwt_public_key=tokens.public_pem(tokens.ec_private_key())),
-                issue_token(ec, subject="bench", algorithm="ES256"),
+                Settings(jwt_public_key=tokens.public_pem(ec_key)),
+                tokens.sign_token(ec, subject="bench", algorithm="ES256"),
             ),
             "RS256 JWKS (cached)": (
                 Settings(jwt_jwks_url=server.url),
-                issue_token(rsa, subject="bench", algorithm="RS256", key_id="rsa-1"),
+                tokens.sign_token(rsa, subject="bench", algorithm="RS256", key_id="rsa-1"),
             ),
         }
         runs = []
@@ -740,7 +741,7 @@ def runtime_section(rounds: int = 3, images: int | None = None) -> list[Row]:
     site = bench_site()
     model = samples.sample_model_path()
     paths = sorted((samples.coco_dir() / "images").glob("*.jpg"))[:images]
-    token = issue_token(BENCH_SECRET, subject="bench", scope="detect")
+    token = tokens.sign_token(BENCH_SECRET, subject="bench", scope="detect")
     events = [
         api_event(
             "http", "POST", "/detect", body=p.read_bytes(), content_type="image/jpeg", token=token

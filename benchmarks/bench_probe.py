@@ -82,10 +82,10 @@ def warm(rounds: int, cases: dict[str, list[Path]]) -> dict[str, Any]:
     through the module-level model it loaded itself, ``session.run`` on a session of the
     same model bytes with the same thread count, fed the tensor the engine would build.
     """
-    from detector.auth import issue_token  # noqa: PLC0415
     from detector.handlers.api import lambda_handler  # noqa: PLC0415
     from detector.local.context import LocalContext  # noqa: PLC0415
     from detector.local.events import api_event  # noqa: PLC0415
+    from detector.local.tokens import sign_token  # noqa: PLC0415
     from detector.model.store import ModelHolder  # noqa: PLC0415
     from detector.pipeline import decode, letterbox  # noqa: PLC0415
     from detector.pipeline.engine import Detector  # noqa: PLC0415
@@ -94,7 +94,7 @@ def warm(rounds: int, cases: dict[str, list[Path]]) -> dict[str, Any]:
     settings = Settings.from_env()
     model = ModelHolder(settings).get().detector
     bare = Detector.from_bytes(_plain_model(), threads=settings.ort_threads)
-    token = issue_token(os.environ[BENCH_SECRET_ENV], subject="bench", scope="detect")
+    token = sign_token(os.environ[BENCH_SECRET_ENV], subject="bench", scope="detect")
 
     def prepared(path: Path) -> tuple[dict[str, Any], dict[str, Any], bytes, Any]:
         data = path.read_bytes()

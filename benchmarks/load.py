@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
-from detector.auth import issue_token
 from detector.local import samples
+from detector.local.tokens import sign_token
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -200,7 +200,7 @@ def served(threads: int | None = None) -> Iterator[Target]:
         # The handler logs and emits metrics on stdout for every request: keep reading it,
         # or the server blocks once the pipe is full.
         threading.Thread(target=_drain, args=(process.stdout,), daemon=True).start()
-        yield Target(url, issue_token(LOAD_SECRET, subject="load-test", scope="detect"))
+        yield Target(url, sign_token(LOAD_SECRET, subject="load-test", scope="detect"))
     finally:
         process.terminate()
         try:

@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 
+from detector.local import coco as coco_eval
 from detector.local import samples
 from detector.pipeline import decode, letterbox, postprocess
 from detector.pipeline.engine import Detector
@@ -269,24 +270,11 @@ def scored(
 ) -> dict[str, dict[str, float]]:
     """mAP on COCO (conf 0.01, IoU 0.65; the first ``count`` images, 0: all) and the
     photo's best car score, per candidate."""
-    from pycocotools.coco import COCO  # noqa: PLC0415 - a dev dependency
-    from pycocotools.cocoeval import COCOeval  # noqa: PLC0415
-
-    from tests.functional.test_accuracy import ground_truth  # noqa: PLC0415
-
     detector = Detector.from_bytes(samples.sample_model_path().read_bytes(), threads=1)
-    images, annotations, paths = ground_truth(coco)
+    images, annotations, paths = coco_eval.ground_truth(coco)
     if count:
         images, paths = images[:count], paths[:count]
         annotations = [a for a in annotations if int(a["image_id"]) < count]  # type: ignore[call-overload]
-    truth = COCO()
-    truth.dataset = {
-        "images": images,
-        "annotations": annotations,
-        "categories": [{"id": i} for i in range(80)],
-    }
-    with contextlib.redirect_stdout(io.StringIO()):
-        truth.createIndex()
 
     def detect(run: Callable[[bytes], Tensor], data: bytes, conf: float, iou: float) -> Any:
         """The engine's steps after the tensor, boxes undone by YOLOX's one ratio."""
@@ -314,15 +302,11 @@ def scored(
                 found.append(
                     {"image_id": image_id, "category_id": class_id, "bbox": box, "score": score}
                 )
-        with contextlib.redirect_stdout(io.StringIO()):
-            evaluation = COCOeval(truth, truth.loadRes(found), "bbox")
-            evaluation.evaluate()
-            evaluation.accumulate()
-            evaluation.summarize()
+        mean_ap = coco_eval.mean_average_precision(images, annotations, found)
         on_photo = detect(run, photo, 0.25, 0.45)
         cars = on_photo.scores[on_photo.class_ids == 2]
         results[name] = {
-            "map": float(evaluation.stats[0]),
+            "map": mean_ap,
             "photo_car": float(cars.max()) if len(cars) else 0.0,
         }
     return results

@@ -5,8 +5,7 @@ HS256 only, an RSA key RS256, an EC P-256 key ES256, a JWKS what its keys declar
 public-key algorithms are never accepted side by side, which rules out the classic attack
 of an HS256 token "signed" with the public key.
 
-``issue_token`` (the other side, for local development and tests) lives here too so the
-two stay in step.
+Signing tokens is local tooling: ``detector.local.tokens``.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ import time
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -27,7 +25,7 @@ import jwt
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from detector.errors import (
     AuthUnavailableError,
@@ -127,7 +125,7 @@ class SecretsManagerKey:
             raise AuthUnavailableError("the token signing secret could not be read") from None
         if not isinstance(secret, str | bytes):
             raise ConfigurationError("the token signing secret must be a plain string")
-        return _checked_secret(secret), sorted(self.algorithms)
+        return checked_secret(secret), sorted(self.algorithms)
 
 
 class JwksKey:
@@ -426,66 +424,6 @@ def challenge(error: DetectorError, required_scope: str | None = None) -> str:
     return "Bearer " + ", ".join(parts)
 
 
-def issue_token(
-    key: str | bytes,
-    *,
-    subject: str,
-    algorithm: str | None = None,
-    scope: str | None = None,
-    ttl_seconds: int = 3600,
-    issuer: str | None = None,
-    audience: str | None = None,
-    key_id: str | None = None,
-    now: float | None = None,
-) -> str:
-    """A signed JWT: ``key`` is the HS256 secret or a PEM private key (RS256/ES256).
-
-    The algorithm defaults to the one the key implies.
-    """
-    algorithm = algorithm or _signing_algorithm(key)
-    if algorithm not in HMAC_ALGORITHMS | PUBLIC_KEY_ALGORITHMS:
-        raise ConfigurationError(f"algorithm must be one of HS256, RS256, ES256, not {algorithm}")
-    if algorithm in HMAC_ALGORITHMS:
-        key = _checked_secret(key)
-    issued_at = int(time.time() if now is None else now)
-    claims: dict[str, Any] = {"sub": subject, "iat": issued_at, "exp": issued_at + ttl_seconds}
-    optional = {"scope": scope, "iss": issuer, "aud": audience}
-    claims.update({name: value for name, value in optional.items() if value})
-    headers = {"kid": key_id} if key_id else None
-    return jwt.encode(claims, key, algorithm=algorithm, headers=headers)
-
-
-def mint_token(
-    *,
-    subject: str,
-    key_file: Path | None = None,
-    secret: str | None = None,
-    scope: str | None = None,
-    ttl_seconds: int = 3600,
-    issuer: str | None = None,
-    audience: str | None = None,
-    key_id: str | None = None,
-) -> str:
-    """``issue_token`` for local work: what is not given comes from the settings.
-
-    The key is the PEM in ``key_file``, else ``secret``, else JWT_SECRET; issuer and audience
-    default to JWT_ISSUER and JWT_AUDIENCE.
-    """
-    settings = Settings.from_env()
-    key = key_file.read_text() if key_file else secret or settings.jwt_secret
-    if not key:
-        raise ConfigurationError("give --secret, --key, or set JWT_SECRET")
-    return issue_token(
-        key,
-        subject=subject,
-        scope=scope or None,
-        ttl_seconds=ttl_seconds,
-        issuer=issuer or settings.jwt_issuer,
-        audience=audience or settings.jwt_audience,
-        key_id=key_id,
-    )
-
-
 def _key_source(
     settings: Settings, secrets_provider: SecretsProvider | None, jwks_cooldown_seconds: float
 ) -> KeySource:
@@ -506,7 +444,7 @@ def _key_source(
         algorithms = _allowed(settings, HMAC_ALGORITHMS)
         return SecretsManagerKey(settings.jwt_secret_id, algorithms, provider)
     if settings.jwt_secret:
-        return StaticKey(_checked_secret(settings.jwt_secret), _allowed(settings, HMAC_ALGORITHMS))
+        return StaticKey(checked_secret(settings.jwt_secret), _allowed(settings, HMAC_ALGORITHMS))
     if settings.jwt_public_key:
         key, family = _public_key(settings.jwt_public_key)
         return StaticKey(key, _allowed(settings, family))
@@ -545,22 +483,8 @@ def _public_key(pem: str) -> tuple[Any, frozenset[str]]:
     raise ConfigurationError(f"{JWT_PUBLIC_KEY} must be an RSA or EC P-256 public key")
 
 
-def _signing_algorithm(key: str | bytes) -> str:
-    raw = key.encode() if isinstance(key, str) else key
-    if not raw.lstrip().startswith(b"-----BEGIN"):
-        return "HS256"
-    try:
-        private_key = load_pem_private_key(raw, password=None)
-    except (ValueError, TypeError):
-        raise ConfigurationError("the signing key is not an unencrypted PEM private key") from None
-    if isinstance(private_key, rsa.RSAPrivateKey):
-        return "RS256"
-    if isinstance(private_key, ec.EllipticCurvePrivateKey):
-        return "ES256"
-    raise ConfigurationError("the signing key must be an RSA or EC P-256 private key")
-
-
-def _checked_secret(secret: str | bytes | None) -> bytes:
+def checked_secret(secret: str | bytes | None) -> bytes:
+    """The HS256 secret as bytes; ``ConfigurationError`` when it is under MIN_SECRET_BYTES."""
     raw = secret.encode() if isinstance(secret, str) else secret
     if not raw or len(raw) < MIN_SECRET_BYTES:
         raise ConfigurationError(f"the HS256 secret must be at least {MIN_SECRET_BYTES} bytes")

@@ -122,6 +122,10 @@ class KeyAccessError(DetectorError):
     code = "key_access_error"
 
 
+class KeySourceMissingError(KeyAccessError):
+    """The model is sealed with a key of the user's own, and no source for it is configured."""
+
+
 class StorageError(DetectorError):
     """An S3 call failed (unavailable, access denied, no such object)."""
 

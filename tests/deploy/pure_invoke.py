@@ -4,8 +4,9 @@
 
 Runs in the pure interpreter of tests/deploy/test_pure_environment.py (standard library +
 PYTHONPATH=<task root>:<requirements>): no pytest, no moto, nothing from this repository
-but the copy of the package. Prints JSON: the handler's response and every imported module
-whose file lies outside the task root, the requirements and the standard library.
+but the copy of the package. Prints JSON: the handler's response, every imported module
+whose file lies outside the task root, the requirements and the standard library, and
+every module of the package's tooling (the command line, local tools) that was imported.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ import os
 import sys
 import sysconfig
 from pathlib import Path
+
+# The folders .dockerignore keeps out of the image: the runtime must never need them.
+TOOLING_PACKAGES = ("detector.commands", "detector.local")
 
 
 class Context:
@@ -54,6 +58,13 @@ def main() -> None:
     report = {
         "response": response,
         "foreign_modules": foreign_modules(),
+        "tooling_modules": sorted(
+            name
+            for name in sys.modules
+            if any(
+                name == package or name.startswith(package + ".") for package in TOOLING_PACKAGES
+            )
+        ),
         # the virtualenv's own site-packages is on the path, and must stay empty
         "site_packages_on_path": [
             path for path in sys.path if "site-packages" in path and any(Path(path).glob("*"))

@@ -11,7 +11,15 @@ from tests.deploy.conftest import FUNCTION_DIR
 
 LAMBDA_BASE = "public.ecr.aws/lambda/python:3.12"
 # Imported by nothing the image runs: local tooling and the development/test tools.
-FORBIDDEN_AT_RUN_TIME = ("detector.local", "moto", "pytest", "hypothesis", "onnx", "pycocotools")
+FORBIDDEN_AT_RUN_TIME = (
+    "detector.commands",
+    "detector.local",
+    "moto",
+    "pytest",
+    "hypothesis",
+    "onnx",
+    "pycocotools",
+)
 
 
 def test_both_stages_build_from_the_same_pinnable_lambda_base():
@@ -35,12 +43,15 @@ def test_the_build_context_leaves_out_local_tooling_and_bytecode():
 
     assert "requirements.txt" in files
     assert "detector/settings.py" in files
-    assert not [name for name in files if name.startswith("detector/local/")]
+    assert not [
+        name for name in files if name.startswith(("detector/local/", "detector/commands/"))
+    ]
+    assert "detector/__main__.py" not in files  # `python -m detector` runs the command line
     assert not [name for name in files if "__pycache__" in name or name.endswith(".pyc")]
     assert not [name for name in files if not name.startswith(("detector/", "requirements"))]
     # the rest of the package does reach the image
     package = {p.relative_to(FUNCTION_DIR).as_posix() for p in FUNCTION_DIR.glob("detector/*.py")}
-    assert package <= set(files)
+    assert package - {"detector/__main__.py"} <= set(files)
 
 
 def test_runtime_modules_import_with_local_tooling_and_dev_tools_blocked(tmp_path):
@@ -50,7 +61,6 @@ def test_runtime_modules_import_with_local_tooling_and_dev_tools_blocked(tmp_pat
     modules = sorted(
         path.relative_to(task_root).with_suffix("").as_posix().replace("/", ".")
         for path in task_root.rglob("*.py")
-        if path.name != "__main__.py"  # runs the CLI: `python -m detector`, not an import
     )
     probe = f"""
 import importlib, importlib.abc, sys

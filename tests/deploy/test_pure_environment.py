@@ -6,7 +6,7 @@ folder, as the Dockerfile's build stage does; the package copied as the Dockerfi
 paths that the Dockerfile's CMD and the template's ImageConfig name, run a real detection
 on the sample model, sealed with KMS in a local moto server. This catches what only the
 development environment has: a dependency missing from requirements.txt, an import of
-detector.local or a dev tool, a handler path that does not exist.
+detector.local, detector.commands or a dev tool, a handler path that does not exist.
 """
 
 from __future__ import annotations
@@ -20,14 +20,15 @@ from typing import Any
 import boto3
 import pytest
 
-from detector import auth, cli, settings
-from detector.local import events
+from detector import commands, settings
+from detector.local import events, tokens
+from detector.local.endpoint import seed
 from detector.local.s3server import LocalAws
-from infra import local_endpoint
 from tests.deploy import image
 from tests.deploy.cfn import evaluate, function_environment
 
 PURE_INVOKE = Path(__file__).with_name("pure_invoke.py")
+ENV_JSON = Path(__file__).resolve().parents[2] / "infra" / "env.json"
 BUCKET = "detector-pure"
 MODEL_KEY = "models/yolox_nano.sealed"
 MODEL_ID = "yolox-nano-pure"
@@ -56,7 +57,7 @@ def deployed(local_aws: LocalAws, model_path: Path, coco_dir: Path, dog_jpg: Pat
     pack = ["pack", str(model_path), "-o", str(sealed), "--kms-key-id", key_id]
     names = ["--names", str(coco_dir / "names.txt"), "--model-id", MODEL_ID]
     upload = [*names, "--upload", f"s3://{BUCKET}/{MODEL_KEY}"]
-    assert cli.main(pack + upload) == 0
+    assert commands.main(pack + upload) == 0
     s3.put_object(Bucket=BUCKET, Key=UPLOAD_KEY, Body=dog_jpg.read_bytes())
     return jwt_secret
 
@@ -105,6 +106,7 @@ def invoke(python: Path, handler: str, event: dict[str, Any], env: dict[str, str
     assert result.returncode == 0, result.stderr[-4000:]
     report: dict[str, Any] = json.loads(result.stdout.splitlines()[-1])
     assert report["foreign_modules"] == [], "imported from outside the image's folders"
+    assert report["tooling_modules"] == [], "the handler imported the command line or local tools"
     assert report["site_packages_on_path"] == []
     return report["response"]
 
@@ -125,7 +127,7 @@ def run_function(pure_python, pure_requirements, sam_template, local_aws, tmp_pa
 
 def test_the_api_handler_detects_from_the_image_folders_alone(run_function, deployed, dog_jpg):
     # GIVEN a detection request with a real token
-    token = auth.issue_token(deployed, subject="pure-test", scope="detect", ttl_seconds=300)
+    token = tokens.sign_token(deployed, subject="pure-test", scope="detect", ttl_seconds=300)
     body = dog_jpg.read_bytes()
     event = events.api_event(
         "http", "POST", "/detect", body=body, content_type="image/jpeg", token=token
@@ -169,8 +171,8 @@ def test_infra_env_json_drives_the_api_against_the_seeded_local_endpoint(
     run_function, local_aws, dog_jpg
 ):
     # GIVEN a local endpoint seeded as infra/local_endpoint.py seeds it for infra/env.json
-    local = local_endpoint.function_env("DetectApi")
-    token = local_endpoint.seed(local)
+    local = json.loads(ENV_JSON.read_text())["DetectApi"]
+    token = seed(local)
     event = events.api_event(
         "http", "POST", "/detect", body=dog_jpg.read_bytes(), content_type="image/jpeg", token=token
     )

@@ -9,51 +9,20 @@ best, 0.347.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import io
 from pathlib import Path
 
 import pytest
 from PIL import Image
-from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
 
+from detector.local import coco
 from detector.pipeline import decode
 from detector.pipeline.engine import DetectOptions, Detector
 
 MAP_BAR = 0.337
 MULTI_LABEL_BAR = 0.347
 EVAL_OPTIONS = DetectOptions(conf=0.01, iou=0.65, max_det=300)
-
-
-def ground_truth(
-    coco_dir: Path,
-) -> tuple[list[dict[str, object]], list[dict[str, object]], list[Path]]:
-    """COCO ``images`` and ``annotations`` from the YOLO-format label files."""
-    images: list[dict[str, object]] = []
-    annotations: list[dict[str, object]] = []
-    paths = sorted((coco_dir / "images").glob("*.jpg"))
-    for image_id, path in enumerate(paths):
-        width, height = Image.open(path).size
-        images.append({"id": image_id, "width": width, "height": height})
-        for line in (coco_dir / "labels" / f"{path.stem}.txt").read_text().splitlines():
-            if not line.strip():
-                continue
-            class_id, cx, cy, w, h = line.split()
-            bw, bh = float(w) * width, float(h) * height
-            x, y = float(cx) * width - bw / 2, float(cy) * height - bh / 2
-            annotations.append(
-                {
-                    "id": len(annotations) + 1,
-                    "image_id": image_id,
-                    "category_id": int(class_id),
-                    "bbox": [x, y, bw, bh],
-                    "area": bw * bh,
-                    "iscrowd": 0,
-                }
-            )
-    return images, annotations, paths
 
 
 def upscaled(data: bytes, factor: int) -> bytes:
@@ -73,7 +42,7 @@ def coco_map(
     options: DetectOptions = EVAL_OPTIONS,
 ) -> float:
     """mAP@[.5:.95]; with ``upscale``, on the images enlarged that many times."""
-    images, annotations, paths = ground_truth(coco_dir)
+    images, annotations, paths = coco.ground_truth(coco_dir)
     found = []
     for image_id, path in enumerate(paths):
         data = path.read_bytes() if upscale == 1 else upscaled(path.read_bytes(), upscale)
@@ -92,19 +61,7 @@ def coco_map(
                     "score": score,
                 }
             )
-    truth = COCO()
-    truth.dataset = {
-        "images": images,
-        "annotations": annotations,
-        "categories": [{"id": i} for i in range(80)],
-    }
-    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its progress
-        truth.createIndex()
-        evaluation = COCOeval(truth, truth.loadRes(found), "bbox")
-        evaluation.evaluate()
-        evaluation.accumulate()
-        evaluation.summarize()
-    return float(evaluation.stats[0])
+    return coco.mean_average_precision(images, annotations, found)
 
 
 @pytest.mark.slow

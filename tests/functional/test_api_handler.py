@@ -18,13 +18,13 @@ import pytest
 from aws_lambda_powertools.metrics.provider.base import reset_cold_start_flag_provider
 from PIL import Image
 
-from detector.auth import issue_token
 from detector.local import events
+from detector.local.jwks import serve_jwks, unused_local_url
+from detector.local.packing import describe_model
+from detector.local.tokens import sign_token
 from detector.model import keys
 from detector.model.artifact import seal
-from detector.sealing import describe_model
 from tests import tokens
-from tests.jwks import serve_jwks, unused_local_url
 from tests.lambdas import (
     binary_body,
     emf_documents,
@@ -549,7 +549,7 @@ def test_a_jwks_endpoint_that_is_down_is_a_503_to_retry_not_a_401(
     handler_env.setenv("JWT_JWKS_URL", unused_local_url())
     api = fresh_module("detector.handlers.api")
     key = tokens.rsa_private_key()
-    token = issue_token(tokens.private_pem(key), subject="svc", key_id="rsa-1")
+    token = sign_token(tokens.private_pem(key), subject="svc", key_id="rsa-1")
 
     response = call(api, events.api_event("http", "GET", "/model", token=token), lambda_context)
 
@@ -564,7 +564,7 @@ def test_a_token_from_the_jwks_is_accepted_by_the_handler(handler_env, lambda_co
         handler_env.delenv("JWT_SECRET")
         handler_env.setenv("JWT_JWKS_URL", server.url)
         api = fresh_module("detector.handlers.api")
-        token = issue_token(tokens.private_pem(key), subject="svc", scope="detect", key_id="rsa-1")
+        token = sign_token(tokens.private_pem(key), subject="svc", scope="detect", key_id="rsa-1")
 
         response = call(api, events.api_event("url", "GET", "/model", token=token), lambda_context)
 

@@ -79,7 +79,7 @@ def test_the_demo_shows_the_result_object_of_the_s3_upload(demo):
 
 def test_the_demo_stops_with_a_clear_message_when_the_model_is_missing(tmp_path: Path):
     result = run_demo(tmp_path / "out", DETECTOR_SAMPLE_MODEL=str(tmp_path / "nowhere.onnx"))
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "The demo stopped:" in result.stdout
     assert "nowhere.onnx" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr

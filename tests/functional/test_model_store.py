@@ -17,11 +17,11 @@ from botocore.stub import Stubber
 
 from detector.aws import AwsClients
 from detector.errors import ModelUnavailableError
+from detector.local.packing import describe_model
 from detector.model import keys, store
 from detector.model.artifact import Compression, ModelMetadata, seal
 from detector.model.store import ModelHolder
 from detector.pipeline.engine import Detector
-from detector.sealing import describe_model
 from detector.settings import Settings
 
 MODEL_KEY = "models/yolox-nano.sealed"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from detector.cli import main
+from detector.commands import main
 from detector.errors import ModelUnavailableError
 from detector.local.s3server import LocalAws
 from detector.model.store import ModelHolder

@@ -20,8 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
-from detector.auth import issue_token
+from detector.local.tokens import sign_token
+from detector.pipeline import annotate
+from tests.cli import detector
 from tests.functional import chromium
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,22 +44,26 @@ class Served:
         return self.output.read_text(errors="replace")
 
 
-def start_serve(tmp_path: Path, **overrides: str) -> Served:
-    """``python -m detector serve --port 0`` with a known JWT secret and the sample model."""
+def serve_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
+    """This environment without model, JWT or AWS settings; its own folder for the session."""
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("MODEL_", "JWT_", "AWS_"))
     }
-    env.update(
-        PYTHONPATH=str(REPO / "function"), JWT_SECRET=SECRET, POWERTOOLS_TRACE_DISABLED="true"
-    )
+    env.update(PYTHONPATH=str(REPO / "function"), JWT_SECRET=SECRET)
+    env.update(DETECTOR_CACHE_DIR=str(tmp_path / "cache"))
     env.update(overrides)
+    return env
+
+
+def start_serve(tmp_path: Path, *args: str | Path, **overrides: str) -> Served:
+    """``python -m detector serve --port 0 ARGS`` with a known JWT secret and the sample model."""
     output = tmp_path / "serve.log"
     with output.open("wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "detector", "serve", "--port", "0"],
-            env=env,
+            [sys.executable, "-m", "detector", "serve", "--port", "0", *map(str, args)],
+            env=serve_env(tmp_path, **overrides),
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
@@ -86,7 +93,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 @pytest.fixture(scope="module")
 def token() -> str:
-    return issue_token(SECRET, subject="tester")
+    return sign_token(SECRET, subject="tester")
 
 
 def call(
@@ -149,6 +156,8 @@ def test_the_handler_serves_the_page_at_the_root(served: Served):
     assert status == 200
     assert headers["content-type"].startswith("text/html")
     assert b'id="token"' in body
+    # the hint on the token works under serve: see test_detector_token_mints_tokens_for_...
+    assert b"<code>detector token</code> mints another" in body
 
 
 def test_health_answers_without_a_token(served: Served):
@@ -181,6 +190,94 @@ def test_a_session_token_is_printed_when_no_jwt_setting_is_given(tmp_path: Path)
             running, "GET", "/model", headers={"Authorization": f"Bearer {printed[1]}"}
         )
         assert status == 200
+    finally:
+        stop(running)
+
+
+def test_it_says_which_model_it_serves_and_logs_one_short_line_per_request(
+    served: Served, token: str, dog_jpg: Path
+):
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "image/jpeg"}
+    call(served, "POST", "/detect", dog_jpg.read_bytes(), headers)
+    text = served.text()
+    assert "Model yolox_nano: yolox, 416x416 input, 80 classes; plain ONNX" in text
+    assert re.search(r"^POST /detect 200 \d+ ms$", text, re.MULTILINE)
+    # the function's own JSON logs and metrics stay out of the way of the token and URL
+    assert '"_aws"' not in text and '"level"' not in text
+
+
+def test_verbose_shows_the_functions_own_logs_and_metrics(
+    tmp_path: Path, token: str, dog_jpg: Path
+):
+    running = start_serve(tmp_path, "--verbose")
+    try:
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "image/jpeg"}
+        status, _, _ = call(running, "POST", "/detect", dog_jpg.read_bytes(), headers)
+        assert status == 200
+    finally:
+        stop(running)
+    assert '"InferenceMs"' in running.text()  # the EMF metrics document
+
+
+def test_detector_token_mints_tokens_for_the_running_session(tmp_path: Path):
+    # GIVEN serve running with a secret of its own (no JWT setting at all)
+    running = start_serve(tmp_path, JWT_SECRET="")
+    env = serve_env(tmp_path, JWT_SECRET="")
+    try:
+        # WHEN `detector token` is run beside it, as the page's hint says
+        minted = detector("token", env=env)
+        # THEN its token is accepted by the server
+        assert minted.returncode == 0, minted.stderr
+        headers = {"Authorization": f"Bearer {minted.stdout.strip()}"}
+        status, _, _ = call(running, "GET", "/model", headers=headers)
+        assert status == 200
+        assert "`detector token` mints another" in running.text()
+    finally:
+        stop(running)
+    # AND once it has stopped, there is no session secret left to mint with
+    assert list((tmp_path / "cache").iterdir()) == []
+    after = detector("token", env=env)
+    assert after.returncode == 2
+    assert "start `detector serve`" in after.stderr
+
+
+def test_a_busy_port_is_refused_with_a_hint_at_port_0(served: Served, tmp_path: Path):
+    done = detector("serve", "--port", str(served.port), env=serve_env(tmp_path), timeout=120)
+    assert done.returncode == 2
+    assert f"127.0.0.1:{served.port} is already in use" in done.stderr
+    assert "--port 0" in done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_a_model_that_cannot_be_loaded_stops_serve_at_start_with_the_reason(tmp_path: Path):
+    missing = tmp_path / "missing.onnx"
+    done = detector("serve", "--port", "0", "--model", missing, env=serve_env(tmp_path))
+    assert done.returncode == 2
+    assert f"no model file at {missing}" in done.stderr
+    assert "Serving" not in done.stdout
+
+
+def test_a_sealed_model_is_served_with_its_key_given_as_detect_takes_it(
+    tmp_path: Path, model_path: Path
+):
+    # GIVEN the sample model sealed with a key of one's own
+    key = tmp_path / "model.key"
+    sealed = tmp_path / "nano.sealed"
+    assert detector("keygen", "-o", key).returncode == 0
+    packed = detector("pack", model_path, "-o", sealed, "--key-file", key, "--model-id", "nano")
+    assert packed.returncode == 0, packed.stderr
+    # WHEN it is served without its key, THEN serve stops and says how to give it
+    refused = detector("serve", "--port", "0", "--model", sealed, env=serve_env(tmp_path))
+    assert refused.returncode == 2
+    assert "give its key with --key-file FILE" in refused.stderr
+    # WHEN with its key, THEN it serves it
+    running = start_serve(tmp_path, "--model", sealed, "--key-file", key)
+    try:
+        assert "Model nano: yolox, 416x416 input, 80 classes; sealed" in running.text()
+        headers = {"Authorization": f"Bearer {sign_token(SECRET, subject='t')}"}
+        status, _, body = call(running, "GET", "/model", headers=headers)
+        assert status == 200
+        assert json.loads(body)["model_id"] == "nano"
     finally:
         stop(running)
 
@@ -260,3 +357,60 @@ def test_the_page_explains_a_refused_image(
     message = browser.evaluate("document.getElementById('status').textContent")
     assert message.startswith(status), message
     assert ("S3" in message) if status == "413" else ("JPEG, PNG or WebP" in message)
+
+
+def test_the_empty_page_shows_no_canvas_border(served: Served, browser: chromium.Chromium):
+    browser.open(f"{served.url}/")
+    assert browser.evaluate("getComputedStyle(document.getElementById('canvas')).display") == "none"
+    browser.screenshot(ARTIFACTS / "page-empty.png")
+
+
+def test_picking_an_image_then_pasting_a_token_says_ready_then_detects(
+    served: Served, browser: chromium.Chromium, token: str, dog_jpg: Path
+):
+    status = "document.getElementById('status').textContent"
+    # GIVEN the image chosen first: the page asks for a token
+    browser.open(f"{served.url}/")
+    browser.choose_file("#file", dog_jpg)
+    browser.wait_for(f"{status} === 'Paste a token to run the detection.'")
+    # WHEN the token is pasted, THEN the status line follows
+    browser.type_into("#token", token)
+    assert browser.evaluate(status) == "Ready: press Detect."
+    assert browser.evaluate("document.getElementById('detect').disabled") is False
+    # AND Detect runs the detection
+    browser.evaluate("document.getElementById('detect').click()")
+    assert (
+        browser.wait_for("document.body.dataset.state !== 'busy' && document.body.dataset.state")
+        == "done"
+    )
+
+
+def test_the_page_colours_each_class_as_the_annotated_jpegs_do(
+    served: Served, browser: chromium.Chromium
+):
+    browser.open(f"{served.url}/")
+    ids = [0, 1, 2, 15, 16, 57, 79]
+    on_page = browser.evaluate(f"{ids}.map((id) => [colour(id), textColour(id)])")
+    in_jpegs = [
+        [f"rgb{annotate.colour(i)}", f"rgb{annotate.text_colour(annotate.colour(i))}"] for i in ids
+    ]
+    assert on_page == in_jpegs
+
+
+def test_an_annotated_jpeg_from_the_api_lands_in_the_artifacts(
+    served: Served, token: str, dog_jpg: Path
+):
+    # WHEN the API is asked for the annotated image itself
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "image/jpeg",
+        "Accept": "image/jpeg",
+    }
+    status, response_headers, body = call(served, "POST", "/detect", dog_jpg.read_bytes(), headers)
+    # THEN it is a JPEG of the photo, kept for a person to look at (the best label on top)
+    assert status == 200
+    assert response_headers["content-type"] == "image/jpeg"
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "api-annotated.jpg").write_bytes(body)
+    with Image.open(ARTIFACTS / "api-annotated.jpg") as picture:
+        assert picture.size == (768, 576)

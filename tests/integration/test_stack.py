@@ -22,7 +22,7 @@ from typing import Any
 import boto3
 import pytest
 
-from detector import auth
+from detector.local.tokens import sign_token
 
 STACK_NAME = os.environ.get("STACK_NAME")
 TOKEN_ENV = "DETECTOR_TOKEN"
@@ -51,7 +51,7 @@ def token(stack: dict[str, Any]) -> str:
         return os.environ[TOKEN_ENV]
     assert stack["JwtSecretName"], f"the stack verifies tokens by JWKS: set {TOKEN_ENV}"
     secret = boto3.client("secretsmanager").get_secret_value(SecretId=stack["JwtSecretName"])
-    return auth.issue_token(
+    return sign_token(
         secret["SecretString"],
         subject="integration-test",
         scope=stack["JwtRequiredScope"] or None,

@@ -42,7 +42,7 @@ def test_boxes_are_drawn_where_the_detections_are_on_an_upright_jpeg():
     assert picture.size == (200, 100)
     pixels = np.asarray(picture.convert("RGB")).astype(int)
     assert pixels[65, 50].tolist() != [255, 255, 255]  # on the left edge
-    assert abs(pixels[65, 50] - annotate.PALETTE[0]).max() < 40
+    assert abs(pixels[65, 50] - annotate.colour(0)).max() < 40
     assert (pixels[65, 100] > 240).all()  # inside the box
     assert (pixels[95, 10] > 240).all()  # far from it
 
@@ -103,3 +103,56 @@ def test_a_jpeg_preview_is_between_half_and_all_of_max_side_in_its_own_shape(
     ratio = longest / max(size)
     assert abs(picture.width - size[0] * ratio) <= 1
     assert abs(picture.height - size[1] * ratio) <= 1
+
+
+def two_overlapping(best_first: bool = True) -> DetectionResult:
+    """A dog (0.9) and, 2 px lower and right, a cat (0.5): their labels overlap."""
+    rows = [([40, 40, 160, 90], 0.9, 16), ([42, 42, 162, 92], 0.5, 15)]
+    if not best_first:
+        rows.reverse()
+    return DetectionResult(
+        width=200,
+        height=100,
+        detections=Detections(
+            boxes=np.array([box for box, _, _ in rows], dtype=np.float32),
+            scores=np.array([score for _, score, _ in rows], dtype=np.float32),
+            class_ids=np.array([class_id for _, _, class_id in rows], dtype=np.int64),
+        ),
+        timing_ms={},
+    )
+
+
+@pytest.mark.parametrize("best_first", [True, False], ids=["nms-order", "reversed"])
+def test_the_best_label_is_drawn_last_on_top_of_the_weaker_ones(best_first):
+    # GIVEN two boxes whose labels overlap, in whatever order the detections come
+    names = [f"class_{i}" for i in range(15)] + ["cat", "dog"]
+    white = encode(solid(200, 100, (255, 255, 255)), "PNG")
+    # WHEN drawn
+    jpeg = annotate.draw(white, two_overlapping(best_first), names, **LIMITS)
+    # THEN the label band above the boxes is the dog's colour, not the cat's
+    pixels = np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB")).astype(int)
+    band = pixels[30:40, 45:160].reshape(-1, 3)
+    near = {
+        class_id: int((abs(band - annotate.colour(class_id)).max(axis=1) < 40).sum())
+        for class_id in (15, 16)
+    }
+    assert near[16] > 5 * max(near[15], 1), near
+
+
+def test_neighbouring_classes_get_far_apart_colours_with_readable_text():
+    colours = [annotate.colour(class_id) for class_id in range(81)]
+    # neighbouring ids (car, motorcycle, airplane ...) are never near in colour
+    nearest = min(
+        float(np.linalg.norm(np.subtract(colours[i], colours[j])))
+        for i in range(80)
+        for j in range(i + 1, min(i + 4, 81))
+    )
+    assert nearest > 100
+    # and the label text contrasts with every class colour at WCAG's 4.5 or better
+    for background in colours:
+        text = annotate.text_colour(background)
+        lighter, darker = sorted(
+            (annotate.relative_luminance(background), annotate.relative_luminance(text)),
+            reverse=True,
+        )
+        assert (lighter + 0.05) / (darker + 0.05) >= 4.5

@@ -16,7 +16,6 @@ from detector.auth import (
     MAX_TOKEN_BYTES,
     TokenVerifier,
     challenge,
-    issue_token,
     scopes_of,
 )
 from detector.errors import (
@@ -26,9 +25,10 @@ from detector.errors import (
     InvalidTokenError,
     UnauthorizedError,
 )
+from detector.local.jwks import serve_jwks, unused_local_url
+from detector.local.tokens import sign_token
 from detector.settings import Settings
 from tests import tokens
-from tests.jwks import serve_jwks, unused_local_url
 
 ISSUER = "https://issuer.example.com/tenant"
 AUDIENCE = "detector-api"
@@ -77,7 +77,7 @@ def test_rs256_and_es256_tokens_verify_against_their_pem_public_key(make_key) ->
     key = make_key()
     algorithm = "RS256" if key is tokens.rsa_private_key() else "ES256"
     verifier = TokenVerifier.from_settings(Settings(jwt_public_key=tokens.public_pem(key)))
-    token = issue_token(tokens.private_pem(key), subject="svc", algorithm=algorithm)
+    token = sign_token(tokens.private_pem(key), subject="svc", algorithm=algorithm)
 
     assert verifier.verify(bearer(token)).subject == "svc"
 
@@ -85,9 +85,7 @@ def test_rs256_and_es256_tokens_verify_against_their_pem_public_key(make_key) ->
 def test_a_pem_with_escaped_newlines_from_an_env_var_is_accepted() -> None:
     pem = tokens.public_pem(tokens.rsa_private_key()).replace("\n", "\\n")
     verifier = TokenVerifier.from_settings(Settings(jwt_public_key=pem))
-    token = issue_token(
-        tokens.private_pem(tokens.rsa_private_key()), subject="s", algorithm="RS256"
-    )
+    token = sign_token(tokens.private_pem(tokens.rsa_private_key()), subject="s", algorithm="RS256")
 
     assert verifier.verify(bearer(token)).subject == "s"
 
@@ -114,8 +112,8 @@ def test_a_token_expired_longer_ago_than_the_default_leeway_is_rejected(seconds_
     assert_rejected(hs_verifier(), token, "expired")
 
 
-def test_issue_token_round_trips_with_scope_issuer_audience_and_kid() -> None:
-    token = issue_token(
+def test_sign_token_round_trips_with_scope_issuer_audience_and_kid() -> None:
+    token = sign_token(
         tokens.SECRET, subject="me", scope="detect", issuer=ISSUER, audience=AUDIENCE, key_id="k1"
     )
     claims = hs_verifier(jwt_issuer=ISSUER, jwt_audience=AUDIENCE).verify(bearer(token))
@@ -163,14 +161,12 @@ def test_an_hmac_algorithm_outside_the_allow_list_is_rejected(algorithm: str) ->
 
 
 def test_an_rs256_token_is_rejected_by_an_hs256_verifier() -> None:
-    token = issue_token(
-        tokens.private_pem(tokens.rsa_private_key()), subject="s", algorithm="RS256"
-    )
+    token = sign_token(tokens.private_pem(tokens.rsa_private_key()), subject="s", algorithm="RS256")
     assert_rejected(hs_verifier(), token, "algorithm is not allowed")
 
 
 def test_an_es256_token_is_rejected_by_an_rs256_verifier() -> None:
-    token = issue_token(tokens.private_pem(tokens.ec_private_key()), subject="s", algorithm="ES256")
+    token = sign_token(tokens.private_pem(tokens.ec_private_key()), subject="s", algorithm="ES256")
     assert_rejected(rs_verifier(), token, "algorithm is not allowed")
 
 
@@ -291,7 +287,7 @@ def jwks_verifier(url: str, cooldown: float = 30.0) -> TokenVerifier:
 
 def rs_token(kid: str, key=None) -> str:
     key = key or tokens.rsa_private_key()
-    return issue_token(tokens.private_pem(key), subject="svc", algorithm="RS256", key_id=kid)
+    return sign_token(tokens.private_pem(key), subject="svc", algorithm="RS256", key_id=kid)
 
 
 def test_a_token_verifies_against_the_matching_jwks_key_and_the_set_is_cached() -> None:
@@ -299,7 +295,7 @@ def test_a_token_verifies_against_the_matching_jwks_key_and_the_set_is_cached() 
     keys.append(tokens.public_jwk(tokens.ec_private_key(), "ec-1"))
     with serve_jwks(keys) as server:
         verifier = jwks_verifier(server.url)
-        es = issue_token(
+        es = sign_token(
             tokens.private_pem(tokens.ec_private_key()),
             subject="e",
             algorithm="ES256",
@@ -328,7 +324,7 @@ def test_a_rotated_key_is_found_by_refreshing_the_jwks() -> None:
         verifier = jwks_verifier(server.url, cooldown=0)
         verifier.verify(bearer(rs_token("rsa-1")))
         server.keys.append(tokens.public_jwk(tokens.ec_private_key(), "ec-2"))
-        token = issue_token(
+        token = sign_token(
             tokens.private_pem(tokens.ec_private_key()),
             subject="new",
             algorithm="ES256",
@@ -342,7 +338,7 @@ def test_a_rotated_key_is_found_by_refreshing_the_jwks() -> None:
 def test_a_token_whose_alg_differs_from_its_jwk_is_rejected() -> None:
     # GIVEN an RSA JWK that declares RS256, and a token claiming ES256 with that kid
     with serve_jwks([tokens.public_jwk(tokens.rsa_private_key(), "rsa-1")]) as server:
-        token = issue_token(
+        token = sign_token(
             tokens.private_pem(tokens.ec_private_key()),
             subject="x",
             algorithm="ES256",
@@ -372,7 +368,7 @@ def test_a_jku_header_pointing_at_another_key_set_is_ignored() -> None:
 
 def test_a_jwks_token_without_kid_is_rejected() -> None:
     with serve_jwks([tokens.public_jwk(tokens.rsa_private_key(), "rsa-1")]) as server:
-        token = issue_token(
+        token = sign_token(
             tokens.private_pem(tokens.rsa_private_key()), subject="x", algorithm="RS256"
         )
         assert_rejected(jwks_verifier(server.url), token, "no key id")

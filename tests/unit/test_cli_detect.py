@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from detector.cli import main
+from detector.commands import main
+from tests.cli import detector
 from tests.unit.images import encode, solid
 from tests.unit.onnx_graphs import constant_model, yolo_rows
 
@@ -108,3 +109,14 @@ def test_the_installed_command_runs_as_a_module(tmp_path, model_file):
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["detections"][0]["class_id"] == 1
+
+
+@pytest.mark.parametrize("family", ["yolov5", "yolov8"])
+def test_a_wrong_family_is_refused_naming_the_detected_one(model_path, dog_jpg, family):
+    # WHEN the YOLOX sample model is forced to be read as another family's head
+    done = detector("detect", "--model", model_path, "--family", family, dog_jpg)
+    # THEN nothing is answered, and the message says what the model is
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert f"does not fit the {family} family" in done.stderr
+    assert "looks like yolox" in done.stderr

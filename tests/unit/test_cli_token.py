@@ -8,9 +8,10 @@ import jwt
 import pytest
 
 from detector.auth import TokenVerifier
-from detector.cli import main
+from detector.commands import main
 from detector.settings import Settings
 from tests import tokens
+from tests.cli import detector
 
 
 def minted(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
@@ -65,8 +66,9 @@ def test_token_with_a_pem_key_uses_the_algorithm_of_the_key(
     assert verifier.verify(f"Bearer {token}").subject == "svc"
 
 
-def test_token_without_any_key_fails_with_a_message(capsys, monkeypatch) -> None:
+def test_token_without_any_key_fails_with_a_message(capsys, monkeypatch, tmp_path) -> None:
     monkeypatch.delenv("JWT_SECRET", raising=False)
+    monkeypatch.setenv("DETECTOR_CACHE_DIR", str(tmp_path))  # no `detector serve` session
 
     assert main(["token", "--sub", "x"]) == 2
     assert "--secret" in capsys.readouterr().err
@@ -75,3 +77,20 @@ def test_token_without_any_key_fails_with_a_message(capsys, monkeypatch) -> None
 def test_token_with_a_short_secret_fails_with_a_message(capsys) -> None:
     assert main(["token", "--secret", "short", "--sub", "x"]) == 2
     assert "32 bytes" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("ttl", ["-5", "0", "soon"])
+def test_a_lifetime_that_is_not_a_positive_number_of_seconds_is_refused(ttl: str) -> None:
+    done = detector("token", "--secret", tokens.SECRET, "--ttl", ttl)
+    assert done.returncode == 2
+    assert "--ttl" in done.stderr
+    assert done.stdout == ""
+
+
+def test_the_subject_and_scope_have_defaults_that_help_shows() -> None:
+    shown = detector("token", "--help").stdout
+    assert "(local-user)" in shown and "(detect)" in shown
+    done = detector("token", "--secret", tokens.SECRET)
+    assert done.returncode == 0, done.stderr
+    claims = jwt.decode(done.stdout.strip(), tokens.SECRET, algorithms=["HS256"])
+    assert (claims["sub"], claims["scope"]) == ("local-user", "detect")

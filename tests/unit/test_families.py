@@ -243,6 +243,47 @@ def test_a_forced_family_whose_output_cannot_fit_is_refused():
         inspect_model(model, family="yolox")
 
 
+@pytest.mark.parametrize(
+    ("family", "rows"),
+    [("yolov5", "252 or 255 for a 64x64 input, not 84 rows"), ("yolov8", "not 8")],
+)
+def test_a_forced_family_whose_head_cannot_make_the_output_is_refused_naming_the_detected_one(
+    family, rows
+):
+    # GIVEN a raw YOLOX table: one row per grid cell, 5 + 3 columns
+    model = constant_model(raw_yolox_table())
+    # WHEN it is forced to be read as a family with another head
+    # THEN it is refused, saying what the output would need and what the model is
+    with pytest.raises(ModelError, match=rf"{rows}.*looks like yolox.*force yolox"):
+        Detector.from_bytes(model, family=family)
+
+
+def test_forcing_between_two_families_of_one_head_shape_is_allowed():
+    # raw and decoded YOLOX differ only by the decode in the graph, which only the user knows
+    model = constant_model(raw_yolox_table())
+    assert inspect_model(model, family="yolox-decoded").family == "yolox-decoded"
+
+
+def test_a_forced_family_that_decodes_scores_above_one_is_refused_on_its_first_run():
+    # GIVEN a raw YOLOX table whose last dimension the export left dynamic, so that its shape
+    # does not tell that a YOLOv8 head could not have made it
+    model = constant_model(raw_yolox_table(), output_shape=(1, CELLS, "attributes"))
+    detector = Detector.from_bytes(model, family="yolov8")
+    # WHEN it runs: the YOLOv8 reading takes box sizes (1.39) for class scores
+    # THEN the garbage is refused instead of answered
+    with pytest.raises(ModelError, match=r"read as yolov8.*to 1\.39, not probabilities"):
+        detector.detect(IMAGE)
+
+
+def test_the_detected_family_is_never_checked_against_score_ranges():
+    # Its shape matched the output; a score check would only cost time.
+    table = raw_yolox_table()
+    table[0, 11, 4] = 1.5  # an objectness over 1: the model's business, not the layout's
+    family, found = only_detection(constant_model(table))
+    assert family == "yolox"
+    assert found[1] == pytest.approx(1.2)
+
+
 def test_a_dynamic_raw_yolox_export_decodes_one_row_per_grid_cell():
     # GIVEN a raw YOLOX export with dynamic shapes and its size in the metadata
     model = constant_model(

@@ -17,7 +17,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from detector import cli
+from detector import commands
 from detector.local import samples
 
 
@@ -199,7 +199,7 @@ def test_offline_the_names_file_is_written_to_the_cache(offline: Path):
 def test_fetch_samples_prints_where_the_samples_are(
     model_path: Path, dog_jpg: Path, capsys: pytest.CaptureFixture[str]
 ):
-    assert cli.main(["fetch-samples"]) == 0
+    assert commands.main(["fetch-samples"]) == 0
     printed = capsys.readouterr().out
     assert f"model: {model_path}" in printed
     assert f"image: {dog_jpg}" in printed
@@ -212,5 +212,5 @@ def test_fetch_samples_offline_says_where_to_put_them_and_fails(
     capsys: pytest.CaptureFixture[str],
 ):
     monkeypatch.setenv(samples.MODEL_URL_ENV, f"{origin[1]}/gone.onnx")
-    assert cli.main(["fetch-samples"]) == 1
+    assert commands.main(["fetch-samples"]) == 2
     assert "put it at" in capsys.readouterr().err

@@ -22,7 +22,7 @@ from typing import Any, TextIO
 
 from detector import settings
 from detector.errors import DetectorError
-from detector.local import events, samples
+from detector.local import events, samples, tokens
 from detector.local.context import LocalContext
 from detector.local.s3server import LocalAws
 
@@ -65,8 +65,8 @@ class Progress:
             print(" " * indent + part if part else "", file=self.out, flush=True)
 
 
-def run(output_dir: Path, *, out: TextIO) -> int:
-    """Run the demo, writing its files to ``output_dir``; 0 when every step worked."""
+def run(output_dir: Path, *, out: TextIO) -> bool:
+    """Run the demo, writing its files to ``output_dir``; True when every step worked."""
     progress = Progress(out)
     progress.line("serverless-detector demo: the real handlers on a local AWS endpoint", indent=0)
     progress.line(indent=0)
@@ -75,17 +75,17 @@ def run(output_dir: Path, *, out: TextIO) -> int:
         demonstrate(output_dir.resolve(), progress)
     except DetectorError as exc:
         progress.line(f"The demo stopped: {exc.message}", indent=0)
-        return 1
+        return False
     except OSError as exc:  # e.g. the output folder is not writable
         progress.line(f"The demo stopped: {exc}", indent=0)
-        return 1
+        return False
     progress.line(indent=0)
     progress.line(
         f"Done in {time.perf_counter() - started:.1f} s; files in {output_dir}/. Next: "
         "`make test`, or `.venv/bin/detector serve` and open http://127.0.0.1:3000/",
         indent=0,
     )
-    return 0
+    return True
 
 
 def demonstrate(output_dir: Path, progress: Progress) -> None:
@@ -139,16 +139,17 @@ def demonstrate(output_dir: Path, progress: Progress) -> None:
 
 def seal_and_upload(model_path: Path, key_arn: str, output_dir: Path, progress: Progress) -> str:
     """``detector pack --kms-key-id --upload``: the sealed model's S3 URI."""
-    from detector import sealing  # noqa: PLC0415 - imports the engine
+    from detector.local import packing  # noqa: PLC0415 - imports the engine
 
     uri = f"s3://{BUCKET}/{MODEL_KEY}"
-    summary = sealing.pack(
+    summary = packing.pack(
         model_path,
         output_dir / "yolox_nano.sealed",
         kms_key_id=key_arn,
         names_file=samples.sample_names_path(),
         model_id=MODEL_ID,
         upload_to=uri,
+        overwrite=True,  # the demo's own file from an earlier run
     )
     metadata = summary["model"]
     progress.line(
@@ -167,11 +168,9 @@ def seal_and_upload(model_path: Path, key_arn: str, output_dir: Path, progress: 
 
 def configure_function(aws: LocalAws, function_env: Mapping[str, str], progress: Progress) -> str:
     """Store a JWT secret in Secrets Manager; a token signed with it."""
-    from detector.auth import issue_token  # noqa: PLC0415
-
     jwt_secret = secrets.token_urlsafe(32)
     aws.client("secretsmanager").create_secret(Name=JWT_SECRET_NAME, SecretString=jwt_secret)
-    token = issue_token(jwt_secret, subject="demo-user", scope=SCOPE, ttl_seconds=600)
+    token = tokens.sign_token(jwt_secret, subject="demo-user", scope=SCOPE, ttl_seconds=600)
     for name, value in function_env.items():
         progress.line(f"{name}={value}")
     progress.line(f"token  HS256, subject demo-user, scope {SCOPE}, valid 10 min: {token[:24]}…")

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote_plus, urlencode
 
-from detector.auth import mint_token
 from detector.errors import BadRequestError
+from detector.local.tokens import mint_token
 from detector.settings import Settings
 
 ApiKind = Literal["rest", "http", "url"]

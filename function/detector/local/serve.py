@@ -10,6 +10,7 @@ otherwise; Ctrl-C or SIGTERM stops it.
 from __future__ import annotations
 
 import base64
+import errno
 import json
 import secrets
 import signal
@@ -19,18 +20,24 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, TextIO
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
-from detector import auth, settings
-from detector.local import samples
-from detector.local.context import LocalContext
+from detector import settings
+from detector.errors import DetectorError, KeySourceMissingError, ModelUnavailableError
+from detector.local import samples, tokens
+from detector.local.context import LocalContext, function_output, set_local_defaults
+
+if TYPE_CHECKING:
+    from detector.model.keys import UserKeySource
+    from detector.model.store import LoadedModel
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 3000
@@ -43,6 +50,23 @@ _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-ww
 _TEXT_SUFFIXES = ("+json", "+xml")
 
 LambdaHandler = Callable[[dict[str, Any], Any], Any]
+# Powertools' own switch, not one of our settings: without --verbose nobody reads the
+# metrics (its cold-start metric is printed all the same).
+QUIET = {"POWERTOOLS_METRICS_DISABLED": "true"}
+
+
+class PortInUseError(DetectorError):
+    """Something else listens on the address ``serve`` was asked to bind."""
+
+    code = "port_in_use"
+
+
+@dataclass(frozen=True)
+class Session:
+    """What ``configure`` made for this run: a token to print, and the secret if it made one."""
+
+    token: str | None
+    secret: str | None = None
 
 
 @dataclass(frozen=True)
@@ -305,44 +329,99 @@ def make_server(
         from detector.handlers import api  # noqa: PLC0415 - reads the settings when imported
 
         handler = api.lambda_handler
-    return LocalApiServer((host, port), handler, log=log)
+    try:
+        return LocalApiServer((host, port), handler, log=log)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise PortInUseError(
+            f"{host}:{port} is already in use: stop what listens there, or give another "
+            "port (--port 0 picks a free one)"
+        ) from None
 
 
-def configure(environ: MutableMapping[str, str], *, model: Path | None = None) -> str | None:
-    """Fill in what a local run needs and the user left unset; returns a token to print.
+def configure(
+    environ: MutableMapping[str, str],
+    *,
+    model: str | Path | None = None,
+    user_key: UserKeySource | None = None,
+    verbose: bool = False,
+) -> Session:
+    """Fill in what a local run needs and the user left unset.
 
     The model: ``model``, else ``MODEL_URI``, else the sample YOLOX-Nano with its class
-    names. Auth: when no JWT setting is there at all, a random HS256 secret for this
-    session only. A token is returned when the secret is known here (``JWT_SECRET``).
+    names; ``user_key`` replaces the MODEL_KEY_* settings. Auth: when no JWT setting is
+    there at all, a random HS256 secret for this session only. A token comes back when
+    the secret is known here (``JWT_SECRET``).
     """
     if model is not None:
         environ[settings.MODEL_URI] = str(model)
     elif not environ.get(settings.MODEL_URI):
         environ[settings.MODEL_URI] = str(samples.sample_model_path())
         environ.setdefault(settings.MODEL_NAMES_FILE, str(samples.sample_names_path()))
+    if user_key is not None:
+        key_settings = {
+            settings.MODEL_KEY_SECRET_ID: user_key.secret_id,
+            settings.MODEL_KEY_PARAMETER: user_key.parameter,
+            settings.MODEL_KEY_B64: user_key.value,
+        }
+        for name, value in key_settings.items():
+            environ[name] = (value or "").strip()
+    set_local_defaults(environ)
+    for name, value in ({} if verbose else QUIET).items():
+        environ.setdefault(name, value)
     jwt_keys = (
         settings.JWT_SECRET,
         settings.JWT_SECRET_ID,
         settings.JWT_PUBLIC_KEY,
         settings.JWT_JWKS_URL,
     )
+    made = None
     if not any(environ.get(name) for name in jwt_keys):
-        environ[settings.JWT_SECRET] = secrets.token_urlsafe(32)
+        made = environ[settings.JWT_SECRET] = secrets.token_urlsafe(32)
     configured = settings.Settings.from_env(environ)
     if configured.jwt_secret is None:
-        return None
-    return auth.issue_token(
+        return Session(None)
+    token = tokens.sign_token(
         configured.jwt_secret,
         subject="local-user",
         scope=configured.jwt_required_scope,
         issuer=configured.jwt_issuer,
         audience=configured.jwt_audience,
     )
+    return Session(token, made)
+
+
+def load_served_model(handler: ModuleType) -> LoadedModel:
+    """Load the model into the API handler's own holder now, so that a model that cannot be
+    served stops ``serve`` at once instead of failing its first request."""
+    try:
+        loaded: LoadedModel = handler.model.get()
+    except ModelUnavailableError as exc:
+        if isinstance(exc.__cause__, KeySourceMissingError):
+            raise exc.__cause__ from None  # the command line says how to give the key
+        raise
+    return loaded
+
+
+def describe(loaded: LoadedModel) -> str:
+    """One line on the model being served: what it is and where it came from."""
+    info = loaded.detector.info
+    height, width = info.input_size
+    kind = "sealed" if loaded.sealed else "plain ONNX"
+    return (
+        f"Model {loaded.model_id}: {info.family}, {width}x{height} input, "
+        f"{len(info.class_names)} classes; {kind}, from {loaded.source} "
+        f"(loaded in {loaded.timings_ms.get('total', 0):.0f} ms)"
+    )
+
+
+Server = TypeVar("Server", bound=ThreadingHTTPServer)
 
 
 @contextmanager
-def running(server: LocalApiServer) -> Iterator[LocalApiServer]:
-    """Serve in a background thread (tests); shut down and closed on exit."""
+def running(server: Server) -> Iterator[Server]:
+    """Serve in a background thread (tests, the JWKS server); shut down and closed on exit."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -367,17 +446,41 @@ def serve_forever(server: LocalApiServer) -> None:
 
 
 def serve_session(
-    environ: MutableMapping[str, str], host: str, port: int, *, model: Path | None = None
+    environ: MutableMapping[str, str],
+    host: str,
+    port: int,
+    *,
+    model: str | None = None,
+    user_key: UserKeySource | None = None,
+    verbose: bool = False,
 ) -> None:
-    """``detector serve``: configure, print where it serves (and a token), serve until stopped."""
-    token = configure(environ, model=model)
-    server = make_server(host, port, log=sys.stderr)
-    print(f"Serving the API handler on {server.url} (the page: {server.url}/); Ctrl-C stops it.")
-    if token:
-        print(f"A token for this session (valid 1 hour):\n{token}")
-    sys.stdout.flush()
-    serve_forever(server)
-    print("Stopped.")
+    """``detector serve``: configure, load the model, bind, print where it serves (and a
+    token), serve until stopped. Raises our typed errors when it cannot start.
+
+    The function's own logs and metrics are shown (on stderr) only when ``verbose``, so
+    that the URL and the token stay in sight.
+    """
+    out = sys.stdout
+    session = configure(environ, model=model, user_key=user_key, verbose=verbose)
+    with ExitStack() as stack:
+        stack.enter_context(function_output(verbose=verbose))
+        from detector.handlers import api  # noqa: PLC0415 - reads the settings when imported
+
+        loaded = load_served_model(api)
+        server = make_server(host, port, handler=api.lambda_handler, log=sys.stderr)
+        if session.secret:
+            stack.enter_context(tokens.saved_session_secret(session.secret))
+        lines = [
+            f"Serving the API handler on {server.url} (the page: {server.url}/); Ctrl-C stops it.",
+            describe(loaded),
+        ]
+        if session.token:
+            lines.append(f"A token for this session (valid 1 hour):\n{session.token}")
+        if session.secret:
+            lines.append("`detector token` mints another while this runs (this session's secret).")
+        print("\n".join(lines), file=out, flush=True)
+        serve_forever(server)
+    print("Stopped.", file=out)
 
 
 def _is_text(content_type: str) -> bool:

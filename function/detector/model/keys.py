@@ -23,7 +23,7 @@ from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterEr
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from detector import aws
-from detector.errors import ConfigurationError, KeyAccessError
+from detector.errors import ConfigurationError, KeyAccessError, KeySourceMissingError
 from detector.model.artifact import KEY_BYTES, DataKey, Header, KeyWrap, encryption_context
 from detector.settings import MODEL_KEY_B64, MODEL_KEY_PARAMETER, MODEL_KEY_SECRET_ID, Settings
 
@@ -166,7 +166,7 @@ class KeyResolver:
     def user_key(self) -> bytes:
         source = self._user_key
         if source is None:
-            raise KeyAccessError(
+            raise KeySourceMissingError(
                 "this model is sealed with a user-managed key, but no key source is "
                 f"configured: set {MODEL_KEY_SECRET_ID}, {MODEL_KEY_PARAMETER} "
                 f"or (local work only) {MODEL_KEY_B64}"

@@ -2,11 +2,13 @@
 
 The drawing is a preview, no bigger than ``max_side`` on its longest side: a full-size
 12-megapixel drawing took 110 ms and could pass Lambda's 6 MB response limit once base64
-encoded.
+encoded. The best detection is drawn last, so that its label is the one on top where
+boxes overlap; each class has the colour the demo page gives it.
 """
 
 from __future__ import annotations
 
+import colorsys
 import io
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -19,13 +21,15 @@ if TYPE_CHECKING:
     from detector.pipeline.engine import DetectionResult
 
 JPEG_QUALITY = 90
-# Distinct, readable colours; class ids cycle through them.
-PALETTE = (
-    (255, 56, 56), (255, 157, 151), (255, 112, 31), (255, 178, 29), (207, 210, 49),
-    (72, 249, 10), (146, 204, 23), (61, 219, 134), (26, 147, 52), (0, 212, 187),
-    (44, 153, 168), (0, 194, 255), (52, 69, 147), (100, 115, 255), (0, 24, 236),
-    (132, 56, 255), (82, 0, 133), (203, 56, 255), (255, 149, 200), (255, 55, 199),
-)  # fmt: skip
+# Class colours: hues a golden angle apart, so that neighbouring class ids (often related
+# classes: car, motorcycle, airplane) are never near in hue, as a fixed 20-colour palette's
+# neighbours were; static/index.html computes the same. At this saturation and lightness,
+# black or white text keeps a WCAG contrast of at least 4.6 on every hue.
+GOLDEN_ANGLE = 137.508
+SATURATION, LIGHTNESS = 0.85, 0.45
+Colour = tuple[int, int, int]
+BLACK: Colour = (0, 0, 0)
+WHITE: Colour = (255, 255, 255)
 
 
 def draw(
@@ -46,20 +50,45 @@ def draw(
     canvas = ImageDraw.Draw(picture)
     line = max(2, round(min(picture.size) / 300))
     font = ImageFont.load_default(size=max(12, 6 * line))
-    for item in result.detections.to_json(names):
+    # Lowest score first: the best box and its label are drawn last, on top.
+    for item in sorted(result.detections.to_json(names), key=lambda item: item["score"]):
         left_x, top_y, right_x, bottom_y = item["box"]
         x1, y1, x2, y2 = left_x * scale_x, top_y * scale_y, right_x * scale_x, bottom_y * scale_y
-        colour = PALETTE[item["class_id"] % len(PALETTE)]
-        canvas.rectangle((x1, y1, x2, y2), outline=colour, width=line)
+        background = colour(item["class_id"])
+        canvas.rectangle((x1, y1, x2, y2), outline=background, width=line)
         caption = f"{item['label']} {item['score']:.2f}"
         left, top, right, bottom = canvas.textbbox((x1, y1), caption, font=font)
         # Above the box when there is room, else just inside its top edge.
         shift = bottom - top + 2 * line if y1 - (bottom - top) - 2 * line >= 0 else 0
-        canvas.rectangle((left, top - shift, right + 2 * line, bottom - shift + line), fill=colour)
-        canvas.text((x1 + line, y1 - shift), caption, fill=(255, 255, 255), font=font)
+        label = (left, top - shift, right + 2 * line, bottom - shift + line)
+        canvas.rectangle(label, fill=background)
+        canvas.text((x1 + line, y1 - shift), caption, fill=text_colour(background), font=font)
     out = io.BytesIO()
     picture.save(out, format="JPEG", quality=JPEG_QUALITY)
     return out.getvalue()
+
+
+def colour(class_id: int) -> Colour:
+    """The colour of a class: its hue a golden angle on from the previous class's."""
+    hue = (class_id * GOLDEN_ANGLE) % 360 / 360
+    red, green, blue = colorsys.hls_to_rgb(hue, LIGHTNESS, SATURATION)
+    # int(x + 0.5) rounds as the page's Math.round does (round() would round half to even).
+    return int(red * 255 + 0.5), int(green * 255 + 0.5), int(blue * 255 + 0.5)
+
+
+def text_colour(background: Colour) -> Colour:
+    """Black or white, whichever contrasts more with ``background`` (WCAG 2 luminance)."""
+    lit = relative_luminance(background)
+    return BLACK if (lit + 0.05) / 0.05 > 1.05 / (lit + 0.05) else WHITE
+
+
+def relative_luminance(rgb: Colour) -> float:
+    def linear(channel: int) -> float:
+        value = channel / 255
+        return value / 12.92 if value <= 0.04045 else ((value + 0.055) / 1.055) ** 2.4
+
+    red, green, blue = (linear(channel) for channel in rgb)
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
 
 
 def preview(image: bytes, *, max_side: int, max_pixels: int) -> Image.Image:

@@ -186,6 +186,7 @@ class Detector:
                 f"the model's output {list(output.shape)} does not fit the "
                 f"{self.family.name} layout"
             ) from None
+        families.check_forced_scores(candidates, self._layout)
         detections = postprocess.finish(
             candidates,
             transform,

@@ -64,6 +64,9 @@ class Layout:
     input_size: tuple[int, int]  # (height, width)
     output: TensorSpec
     class_names: tuple[str, ...]
+    # With a forced family: what identification says the model is (None: it cannot tell).
+    forced_over: str | None = None
+    forced: bool = False
 
     @property
     def input_dtype(self) -> type[np.floating]:
@@ -185,14 +188,47 @@ def resolve(
     image_input = _image_input(graph)
     output = _detection_output(graph)
     input_size = _input_size(image_input, graph.metadata)
-    name = _canonical(family) if family else _identify(graph, output, input_size)
+    detected = None
+    if family:
+        name = _canonical(family)
+        detected = _identified_or_none(graph, output, input_size)
+        _check_forced_fits(name, output, input_size, detected)
+    else:
+        name = _identify(graph, output, input_size)
     count = _class_count(name, output)
     class_names = _metadata_names(graph.metadata) or tuple(names or ())
     if class_names and count is not None and len(class_names) != count:
+        message = f"{len(class_names)} class names were given; the model has {count} classes"
+        if family:
+            message = f"read as {name}, the model has {count} classes but names " + (
+                f"{len(class_names)}{_forced_hint(name, detected)}"
+            )
+        raise ModelError(message)
+    return Layout(
+        name,
+        image_input,
+        input_size,
+        output,
+        class_names or _numbered(count),
+        forced_over=detected,
+        forced=bool(family),
+    )
+
+
+def check_forced_scores(candidates: Candidates, layout: Layout) -> None:
+    """Refuse what a forced family decoded when its scores are not probabilities.
+
+    Every family's scores lie in [0, 1]; outside that, the output was read with the wrong
+    layout and its boxes and classes are garbage too. Checked only for a forced family:
+    an identified one was matched to the output's shape.
+    """
+    scores = candidates.scores
+    if layout.forced and scores.size and not (scores.min() >= 0.0 and scores.max() <= 1.0):
         raise ModelError(
-            f"{len(class_names)} class names were given; the model has {count} classes"
+            f"read as {layout.family}, the model's output gives scores from "
+            f"{float(scores.min()):.3g} to {float(scores.max()):.3g}, not probabilities"
+            f"{_forced_hint(layout.family, layout.forced_over)}"
         )
-    return Layout(name, image_input, input_size, output, class_names or _numbered(count))
 
 
 def build(layout: Layout) -> Family:
@@ -253,6 +289,56 @@ def _identify(graph: ModelGraph, output: TensorSpec, input_size: tuple[int, int]
     if family is None:
         raise _unknown(output, f"no known YOLO layout for a {input_size[1]}x{input_size[0]} input")
     return family
+
+
+def _identified_or_none(
+    graph: ModelGraph, output: TensorSpec, input_size: tuple[int, int]
+) -> str | None:
+    try:
+        return _identify(graph, output, input_size)
+    except ModelError:
+        return None
+
+
+def _check_forced_fits(
+    family: str, output: TensorSpec, input_size: tuple[int, int], detected: str | None
+) -> None:
+    """Refuse a forced family whose head cannot have made this output: the shape rules that
+    identify a family, applied to the one given (dimensions unknown until run time pass)."""
+    shape = output.shape
+    if len(shape) != 3 or family == "end2end":
+        return  # end2end's shape is checked when its adapter is built
+    cells = {_cell_count(input_size, strides) for strides in STRIDE_SETS}
+    size = f"{input_size[1]}x{input_size[0]}"
+    _, first, second = shape
+    problem = None
+    if family in ("yolox", "yolox-decoded") and isinstance(first, int) and first not in cells:
+        problem = (
+            f"one row per grid cell, {_cells_text(cells)} for a {size} input, not {first} rows"
+        )
+    elif family == "yolov5" and isinstance(first, int) and first not in {3 * n for n in cells}:
+        anchors = _cells_text({ANCHORS_PER_CELL * n for n in cells})
+        problem = f"three rows per grid cell, {anchors} for a {size} input, not {first} rows"
+    elif family == "yolov8" and isinstance(second, int) and second not in cells:
+        problem = f"one column per grid cell, {_cells_text(cells)} for a {size} input, not {second}"
+    if problem:
+        raise ModelError(
+            f"the model's output {output.describe()} does not fit the {family} family, which "
+            f"has {problem}{_forced_hint(family, detected)}"
+        )
+
+
+def _cells_text(counts: set[int]) -> str:
+    return " or ".join(str(count) for count in sorted(counts))
+
+
+def _forced_hint(family: str, detected: str | None) -> str:
+    if detected and detected != family:
+        return (
+            f"; the model looks like {detected}: leave the family to be detected, "
+            f"or force {detected}"
+        )
+    return "; no known family fits it" if detected is None else ""
 
 
 def _row_family(graph: ModelGraph, rows: Dim, columns: Dim, cells: set[int]) -> str | None:

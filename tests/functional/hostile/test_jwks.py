@@ -36,14 +36,15 @@ from detector.auth import (
     JwksError,
     JwksKey,
     TokenVerifier,
-    issue_token,
     signing_keys,
 )
 from detector.errors import AuthUnavailableError, InvalidTokenError, UnauthorizedError
 from detector.local import events
+from detector.local.jwks import serve_jwks
+from detector.local.tokens import sign_token
 from tests import tokens
 from tests.functional.hostile import fuzz
-from tests.jwks import RawServer, http_answer, serve_jwks, serve_raw
+from tests.jwks import RawServer, http_answer, serve_raw
 from tests.lambdas import fresh_module, header, json_body
 
 DEADLINE = 0.5  # seconds; the product's is auth.JWKS_DEADLINE_SECONDS
@@ -66,7 +67,7 @@ def jwks(*keys: Any, **fields: Any) -> bytes:
 
 def token(kid: str = KID) -> str:
     pem = tokens.private_pem(tokens.rsa_private_key())
-    return issue_token(pem, subject="svc", algorithm="RS256", key_id=kid)
+    return sign_token(pem, subject="svc", algorithm="RS256", key_id=kid)
 
 
 class Clock:

@@ -17,8 +17,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from detector.auth import TokenVerifier, issue_token
+from detector.auth import TokenVerifier
 from detector.errors import InvalidTokenError, UnauthorizedError
+from detector.local.tokens import sign_token
 from detector.settings import Settings
 from tests import tokens
 from tests.functional.hostile import fuzz
@@ -65,9 +66,9 @@ def verifiers() -> dict[str, TokenVerifier]:
 @pytest.fixture(scope="module")
 def valid_tokens() -> dict[str, str]:
     return {
-        "HS256": issue_token(tokens.SECRET, subject="alice", scope="detect"),
-        "RS256": issue_token(tokens.private_pem(tokens.rsa_private_key()), subject="alice"),
-        "ES256": issue_token(tokens.private_pem(tokens.ec_private_key()), subject="alice"),
+        "HS256": sign_token(tokens.SECRET, subject="alice", scope="detect"),
+        "RS256": sign_token(tokens.private_pem(tokens.rsa_private_key()), subject="alice"),
+        "ES256": sign_token(tokens.private_pem(tokens.ec_private_key()), subject="alice"),
     }
 
 

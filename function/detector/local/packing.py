@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from detector.aws import AwsClients, S3Location
 from detector.errors import ConfigurationError, ModelError, StorageError
 from detector.model import keys
 from detector.model.artifact import (
+    MAGIC,
     Compression,
     DataKey,
     ModelMetadata,
@@ -43,14 +45,24 @@ def pack(
     compression: Compression = Compression.ZSTD,
     level: int | None = None,
     upload_to: str | None = None,
+    overwrite: bool = False,
+    warn: Callable[[str], None] | None = None,
     clients: AwsClients | None = None,
 ) -> dict[str, Any]:
-    """Seal an ONNX model into ``output`` (and upload it): a summary of what was written."""
+    """Seal an ONNX model into ``output`` (and upload it): a summary of what was written.
+
+    An existing ``output`` is refused unless ``overwrite``. ``warn`` hears of what the
+    user should fix but need not: a model sealed without class names.
+    """
     if (kms_key_id is None) == (user_key is None):
         raise ConfigurationError("give exactly one key: a KMS key id, or a key of your own")
+    if output.exists() and not overwrite:
+        raise ConfigurationError(f"{output} exists; give --force to replace it, or another -o")
     destination = S3Location.parse(upload_to) if upload_to else None
     aws_clients = clients or AwsClients()
     model = read_local(model_path).data
+    if model.startswith(MAGIC):
+        raise ConfigurationError(f"{model_path} is sealed already: pack takes the plain .onnx")
     metadata = describe_model(
         model, names_file=names_file, family=family, model_id=model_id, default_id=model_path.stem
     )
@@ -64,6 +76,14 @@ def pack(
     summary = {"output": str(output), **_summary(sealed)}
     if destination is not None:
         summary["upload"] = _upload(aws_clients, sealed, destination)
+    # Said once it is done: a pack that failed has more pressing news.
+    if warn and names_file is None and metadata.class_names == _numbered(metadata.class_names):
+        count = len(metadata.class_names)
+        warn(
+            f"{model_path} names none of its {count} classes, and no --names file was given: "
+            f"they are sealed as class_0 ... class_{count - 1}, and answers will say so. To "
+            "name them, pack it again with --names FILE (one name a line, line N naming class N)"
+        )
     return summary
 
 
@@ -142,6 +162,11 @@ def keygen(output: Path | None = None) -> str:
     with os.fdopen(descriptor, "w") as file:
         file.write(encoded + "\n")
     return f"key written to {output}"
+
+
+def _numbered(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The names the pipeline makes up for a model that has none."""
+    return tuple(f"class_{index}" for index in range(len(names)))
 
 
 def _summary(sealed: bytes) -> dict[str, Any]:
