@@ -71,7 +71,7 @@ from detector.model.artifact import (
 from detector.pipeline import decode, letterbox
 from detector.pipeline.engine import Detector, cpu_count
 from detector.sealing import describe_model
-from detector.settings import Settings
+from detector.settings import ImageLimits, Settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -132,7 +132,7 @@ def _engine_pair(
     """
     tensors = {}
     for data in images:
-        decoded = decode.decode(data, max_pixels=10**9)
+        decoded = decode.decode(data, limits=ImageLimits(pixels=10**9))
         tensors[id(data)] = letterbox.letterbox(
             decoded, detector.info.input_size, detector.family.recipe
         )[0]

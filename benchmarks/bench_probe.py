@@ -89,7 +89,7 @@ def warm(rounds: int, cases: dict[str, list[Path]]) -> dict[str, Any]:
     from detector.model.store import ModelHolder  # noqa: PLC0415
     from detector.pipeline import decode, letterbox  # noqa: PLC0415
     from detector.pipeline.engine import Detector  # noqa: PLC0415
-    from detector.settings import Settings  # noqa: PLC0415
+    from detector.settings import ImageLimits, Settings  # noqa: PLC0415
 
     settings = Settings.from_env()
     model = ModelHolder(settings).get().detector
@@ -111,7 +111,7 @@ def warm(rounds: int, cases: dict[str, list[Path]]) -> dict[str, Any]:
             )
             for accept in ("application/json", "image/jpeg")
         )
-        decoded = decode.decode(data, max_pixels=10**9, fit=model.info.input_size)
+        decoded = decode.decode(data, limits=ImageLimits(pixels=10**9), fit=model.info.input_size)
         tensor, _ = letterbox.letterbox(decoded, model.info.input_size, model.family.recipe)
         return as_json, as_jpeg, data, tensor
 
