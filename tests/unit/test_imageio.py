@@ -168,3 +168,32 @@ def test_a_truncated_image_opened_lazily_is_an_invalid_image():
     lazy = Image.open(io.BytesIO(data[: len(data) // 2]))
     with pytest.raises(InvalidImageError, match="could not be decoded"):
         decode.from_pil(lazy, max_pixels=BIG.pixels)
+
+
+@pytest.mark.parametrize("mode", ["I;16", "I;16B", "I;16L", "I"])
+def test_wide_greyscale_of_any_byte_order_keeps_its_high_byte(mode):
+    # GIVEN greys across the whole range (and, in 32 bits, beyond it both ways)
+    values = [0, 255, 256, 32768, 65280, 65535]
+    if mode == "I":
+        values += [-5, 70_000, 2**31 - 1]
+    image = Image.new(mode, (len(values), 1))
+    for x, value in enumerate(values):
+        image.putpixel((x, 0), value)
+    # WHEN made RGB
+    rgb = np.asarray(decode.to_rgb(image))
+    # THEN each is its value clipped to 16 bits, shifted down by 8, in all three channels
+    expected = (np.clip(values, 0, 65535) >> 8).tolist()
+    assert rgb[0, :, 0].tolist() == expected
+    assert (rgb == rgb[..., :1]).all()
+
+
+def test_a_palette_image_with_transparency_keeps_its_colours_and_its_caller_s_info():
+    # GIVEN a palette image whose index 0 is marked transparent (alpha is dropped anyway)
+    image = Image.new("P", (4, 4), 1)
+    image.putpalette([0, 0, 0, 200, 30, 60])
+    image.info["transparency"] = 0
+    # WHEN made RGB
+    rgb = np.asarray(decode.to_rgb(image))
+    # THEN the palette colours come out, and the caller's image is left as it was
+    assert rgb[0, 0].tolist() == [200, 30, 60]
+    assert image.info["transparency"] == 0

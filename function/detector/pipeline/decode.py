@@ -11,11 +11,11 @@ applied by the caller, after downscaling, where rotating is cheap.
 from __future__ import annotations
 
 import io
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import numpy as np
 from PIL import Image
 from PIL.JpegImagePlugin import JpegImageFile
 
@@ -42,6 +42,15 @@ _TRANSPOSE = {
 # at full size, more than the smaller resize saves (1.9 -> 1.5 ms). simplejpeg's full-size
 # and 1/8 decodes saved 0-0.7 ms once wrapped for Pillow's resize: not worth a dependency.
 DRAFT_MIN_FACTOR = 2
+
+
+# 16-bit greyscale modes -> the raw mode that reads their high bytes into "L".
+_SIXTEEN_BITS = {
+    "I;16": "L;16",
+    "I;16L": "L;16",
+    "I;16B": "L;16B",
+    "I;16N": "L;16" if sys.byteorder == "little" else "L;16B",
+}
 
 
 @dataclass(frozen=True)
@@ -154,13 +163,19 @@ def to_rgb(image: Image.Image) -> Image.Image:
 
     Alpha is dropped, not blended: the models were trained on images read with OpenCV,
     which drops it too. 16- and 32-bit greyscale is scaled down, not clipped (Pillow's own
-    conversion would clip everything above 255 to white).
+    conversion would clip everything above 255 to white). No step makes a copy wider than
+    the image itself: a 16-bit PNG of 49 MP went through 8-byte integers and peaked 800 MiB
+    above its start.
     """
     if image.mode == "RGB":
         return image
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
-        grey = np.clip(np.asarray(image, dtype=np.int64), 0, 65535) >> 8
-        return Image.fromarray(grey.astype(np.uint8)).convert("RGB")
-    if image.mode == "P" and "transparency" in image.info:
-        image = image.convert("RGBA")
+    if image.mode in _SIXTEEN_BITS:  # the high byte of each sample, through 2 bytes a pixel
+        image = Image.frombuffer("L", image.size, image.tobytes(), "raw", _SIXTEEN_BITS[image.mode])
+    elif image.mode == "I":  # 32-bit: v / 256 truncated, then clipped to 0-255 as v >> 8 would
+        image = image.point(lambda value: value * (1 / 256)).convert("L")
+    elif image.mode == "P" and "transparency" in image.info:
+        # Pillow warns about the transparency when converting to RGB, and would have us
+        # go through RGBA (4 bytes a pixel); a copy of the palette image costs 1.
+        image = image.copy()
+        del image.info["transparency"]
     return image.convert("RGB")
