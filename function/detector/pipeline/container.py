@@ -45,11 +45,12 @@ COLOUR_HEADERS = {APP0: b"JFIF\x00", APP14: b"Adobe"}
 # The headers libjpeg reads to choose the colour transform (YCbCr, RGB, CMYK or YCCK).
 COLOUR_HEADERS = {APP0: b"JFIF\x00", APP14: b"Adobe"}
 FRAMES = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # SOFn; not DHT, JPG, DAC
-# Between segments: a marker is 0xFF (any number of them: fill bytes) and a code other than
-# 0x00; anything before it is junk, which the decoder would skip and we drop.
-_NEXT_MARKER = re.compile(rb"\xff+([^\x00\xff])")
-# In entropy-coded data 0xFF 0x00 is a stuffed 0xFF and RSTn markers belong to the scan.
-_SCAN_END = re.compile(rb"\xff+([^\x00\xd0-\xd7\xff])")
+# Between segments: a marker is 0xFF and a code other than 0x00 (or 0xFF: a fill byte);
+# anything before it is junk, which the decoder would skip and we drop. In entropy-coded
+# data 0xFF 0x00 is a stuffed 0xFF and RSTn markers belong to the scan. (Without groups
+# or repeats: 20 MB of 0xFF 0x00 are searched in 0.36 s instead of 1.1.)
+_NEXT_MARKER = re.compile(rb"\xff[^\x00\xff]")
+_SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 
 
 @dataclass(frozen=True)
@@ -118,10 +119,10 @@ def _jpeg(data: bytes, limits: ImageLimits) -> Checked:
     pos = 2
     while True:
         found = _NEXT_MARKER.search(data, pos)
-        if found is None or found.group(1)[0] == EOI:
+        if found is None or data[found.start() + 1] == EOI:
             raise InvalidImageError("the JPEG has no image data")
-        marker, start = found.group(1)[0], found.end() - 2
-        pos = found.end()
+        start, pos = found.span()
+        marker = data[start + 1]
         if marker in RSTN or marker in (SOI, TEM):  # stand-alone markers: no length
             continue
         end = _segment_end(data, pos)
@@ -153,10 +154,9 @@ def _count_scans(data: bytes, pos: int, segments: int, limits: ImageLimits) -> N
     """Follow a multi-scan JPEG from the end of its first scan header to its EOI."""
     scans = 1
     while (found := _SCAN_END.search(data, pos)) is not None:
-        marker = found.group(1)[0]
+        marker, pos = data[found.start() + 1], found.end()
         if marker == EOI:
             return
-        pos = found.end()
         if marker in (SOI, TEM):
             continue
         end = _segment_end(data, pos)
