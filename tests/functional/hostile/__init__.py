@@ -6,13 +6,19 @@ Everything is made in memory from a seed photo or from scratch; nothing is kept 
 from __future__ import annotations
 
 import io
+import json
 import struct
 import zlib
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from PIL import Image
+
+from detector.local import events
+from tests import tokens
 
 
 def fuzz(examples: int) -> settings:
@@ -275,20 +281,19 @@ def tiff(
     entries: list[tuple[int, int, int, bytes]],
     *,
     order: str = "<",
-    first_ifd: int = 8,
     declared: int | None = None,
     next_ifd: int = 0,
 ) -> bytes:
-    """A TIFF header and one IFD of (tag, type, count, 4-byte value) entries; ``declared``
-    overrides the entry count, ``next_ifd`` the offset of the next IFD (8: a loop)."""
-    head = (b"II" if order == "<" else b"MM") + struct.pack(order + "HI", 42, first_ifd)
-    padding = b"\x00" * max(0, first_ifd - 8)
+    """A TIFF header and, right behind it at offset 8, one IFD of (tag, type, count, 4-byte
+    value) entries; ``declared`` overrides the entry count, ``next_ifd`` the offset of the
+    next IFD (8: itself)."""
+    head = (b"II" if order == "<" else b"MM") + struct.pack(order + "HI", 42, 8)
     count = len(entries) if declared is None else declared
     ifd = struct.pack(order + "H", count) + b"".join(
         struct.pack(order + "HHI", tag, kind, number) + value.ljust(4, b"\x00")[:4]
         for tag, kind, number, value in entries
     )
-    return head + padding + ifd + struct.pack(order + "I", next_ifd)
+    return head + ifd + struct.pack(order + "I", next_ifd)
 
 
 def orientation_entry(value: int, order: str = "<", kind: int = SHORT, count: int = 1):
@@ -338,3 +343,34 @@ def progressive_jpeg(
     jpeg = encoded(Image.new(mode, (width, height), grey), "JPEG", progressive=True, subsampling=0)
     count = scans(jpeg)
     return scan_repeated(jpeg, repeating % count, total_scans - count)
+
+
+# --- through the real handlers ---------------------------------------------------------------
+def detected(
+    api: ModuleType, data: bytes, context: object, content_type: str
+) -> tuple[int, dict[str, Any]]:
+    """POST ``data`` to /detect through the API handler: the status and the JSON answer,
+    after checking that an error answer has the documented shape and no stack trace."""
+    event = events.api_event(
+        "http", "POST", "/detect", body=data, content_type=content_type, token=tokens.hs256()
+    )
+    response = api.lambda_handler(event, context)
+    status, document = int(response["statusCode"]), json.loads(response["body"])
+    if status >= 400:
+        assert set(document["error"]) == {"code", "message"}, document
+        assert "Traceback" not in document["error"]["message"]
+    return status, document
+
+
+def uploaded(
+    handler: ModuleType, s3: Any, bucket: str, key: str, data: bytes, context: object
+) -> dict[str, Any]:
+    """Upload ``data`` under ``key`` and notify the S3 handler through SQS: the result
+    document, after checking that no message was handed back for a retry."""
+    put = s3.put_object(Bucket=bucket, Key=key, Body=data)
+    notification = events.s3_notification(bucket, key, size=len(data), etag=put["ETag"].strip('"'))
+    response = handler.lambda_handler(events.sqs_event([notification]), context)
+    assert response == {"batchItemFailures": []}
+    body = s3.get_object(Bucket=bucket, Key=f"detections/{key}.json")["Body"].read()
+    document: dict[str, Any] = json.loads(body)
+    return document
