@@ -13,6 +13,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -213,11 +214,14 @@ def jpeg_pieces(jpeg: bytes) -> list[tuple[int, bytes]]:
     with its entropy-coded data), EOI and whatever follows it."""
     pieces, pos = [(SOI, jpeg[:2])], 2
     while pos < len(jpeg):
-        marker = jpeg[pos + 1]
+        at = pos
+        while jpeg[at + 1] == 0xFF:  # fill bytes: part of the piece they stand in front of
+            at += 1
+        marker = jpeg[at + 1]
         if marker == EOI:
             pieces.append((EOI, jpeg[pos:]))
             break
-        end = pos + 2 + struct.unpack(">H", jpeg[pos + 2 : pos + 4])[0]
+        end = at + 2 + struct.unpack(">H", jpeg[at + 2 : at + 4])[0]
         if marker == SOS:  # the scan runs to the next marker that is not RSTn or stuffing
             while not (jpeg[end] == 0xFF and jpeg[end + 1] not in (0x00, *range(0xD0, 0xD8))):
                 end += 1
@@ -324,6 +328,45 @@ def flat_png(
         + png_chunk(b"IHDR", header)
         + palette
         + png_chunk(b"IDAT", idat)
+        + png_chunk(b"IEND", b"")
+    )
+
+
+# The seven passes of an interlaced PNG: first column and row, column and row steps.
+ADAM7 = (
+    (0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4),
+    (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2),
+)  # fmt: skip
+
+
+def png_of(
+    samples: np.ndarray[Any, Any],
+    *,
+    colour_type: int,
+    interlaced: bool = False,
+    palette: bytes = b"",
+    extra: bytes = b"",
+) -> bytes:
+    """A PNG of ``samples`` (rows x columns [x channels], uint8 or uint16), written here
+    because Pillow writes neither interlaced nor 16-bit colour PNGs; ``extra`` chunks go
+    before the image data."""
+    height, width = samples.shape[:2]
+    bit_depth = 16 if samples.dtype == np.uint16 else 8
+    big_endian = samples.astype(">u2") if bit_depth == 16 else samples
+    passes = ADAM7 if interlaced else ((0, 0, 1, 1),)
+    raw = b"".join(
+        b"\x00" + row.tobytes()  # filter type 0 on every row
+        for x0, y0, dx, dy in passes
+        for row in big_endian[y0::dy, x0::dx]
+        if row.size
+    )
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, int(interlaced))
+    return (
+        PNG_SIGNATURE
+        + png_chunk(b"IHDR", header)
+        + (png_chunk(b"PLTE", palette) if palette else b"")
+        + extra
+        + png_chunk(b"IDAT", zlib.compress(raw))
         + png_chunk(b"IEND", b"")
     )
 
