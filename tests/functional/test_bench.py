@@ -29,6 +29,8 @@ SMALLEST = [
     "1",
     "--mib",
     "4",
+    "--pixels",
+    "40000",
 ]
 
 
@@ -56,7 +58,8 @@ def missing(
 def test_every_section_reports_finite_figures_positive_but_for_differences(rows):
     # GIVEN one run of every section at its smallest (the fixture)
     # THEN every section printed rows, every figure is a number, and all but the
-    # differences of two medians (which noise may tip below zero) are above zero
+    # differences of two medians (which noise may tip below zero) and the RSS growths
+    # (nothing, for a refused image) are above zero
     assert {row["section"] for row in rows} == {
         "engine",
         "threads",
@@ -67,10 +70,13 @@ def test_every_section_reports_finite_figures_positive_but_for_differences(rows)
         "auth",
         "sealed",
         "cost",
+        "hostile",
     }
     for row in rows:
         assert math.isfinite(row["value"]), row
-        if "difference" not in row["measured"]:
+        if "growth" in row["measured"]:  # an image refused from its header adds nothing
+            assert row["value"] >= 0, row
+        elif "difference" not in row["measured"]:
             assert row["value"] > 0, row
 
 
@@ -175,6 +181,20 @@ def test_the_cost_section_prices_each_warm_case_and_a_cold_start_per_architectur
     for architecture in ("x86_64", "arm64"):
         assert f"{architecture}, one cold start" in cases
         assert f"{architecture}, coco-val64 (64 JPEGs)" in cases
+
+
+@pytest.mark.slow
+def test_the_hostile_section_reports_time_and_memory_of_normal_worst_and_refused_images(rows):
+    figures = measured(rows, "hostile")
+    cases = {case for case, _ in figures}
+    kinds = {case.partition(":")[0] for case in cases}
+    assert kinds == {"normal", "time", "memory", "refused"}
+    assert "normal: 12 MP JPEG (4000x3000)" in cases
+    assert not missing(
+        figures,
+        cases,
+        ("file size", "decode time", "peak RSS growth", "peak RSS growth / RGB size"),
+    )
 
 
 def test_the_benchmark_refuses_an_unknown_section(tmp_path: Path) -> None:
