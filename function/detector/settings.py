@@ -66,8 +66,9 @@ class ImageLimits:
     its pixels are decoded. ``benchmarks/bench.py hostile`` measures the worst images that
     pass them.
 
-    pixels: decoded size, read from the header (decompression bombs). At 50 MP a decode
-        peaks at 1.3x (baseline JPEG) to about 5x (WebP) the RGB image's 150 MB.
+    pixels: decoded size, read from the header (decompression bombs). At 50 MP (150 MB as
+        8-bit RGB) decoding raises the peak RSS by up to 2.7 times that for JPEG and PNG,
+        5.4 for WebP; the slowest image under these limits took 4-6 s.
     jpeg_scans: scans in a JPEG, counted from its markers. Each is another pass of the
         entropy decoder over the image: encoders write 1 (baseline), 10 (libjpeg's
         progressive) or about 12 (mozjpeg); repeated scans of a few bytes each decoded
