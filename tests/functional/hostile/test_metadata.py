@@ -342,7 +342,10 @@ def metadata_blobs(
         extra = b"".join(segment(m, draw(st.sampled_from(prefixes)) + body) for m, body in pieces)
         return container, hostile.jpeg_inserted(plain["jpeg"], extra)
     if container == "png":
-        kinds = st.sampled_from(PNG_KINDS) | st.binary(min_size=4, max_size=4)
+        pixel_kinds = {b"IHDR", b"PLTE", b"IDAT", b"IEND"}  # not metadata: they are the image
+        kinds = st.sampled_from(PNG_KINDS) | st.binary(min_size=4, max_size=4).filter(
+            lambda kind: kind not in pixel_kinds
+        )
         typed = draw(st.lists(st.tuples(kinds, st.binary(max_size=300)), min_size=1, max_size=6))
         chunks = b"".join(png_chunk(kind, body) for kind, body in typed)
         return container, hostile.png_inserted(
