@@ -40,12 +40,18 @@ Sections:
   COCO API events, interleaved: both medians, their ratio, and each side's own steps.
   OpenCV (and the other benchmark-only packages, ``benchmarks/requirements-bench.txt``) is
   installed into ``build/bench-site`` on first use, never into the project's environment.
+- ``hostile``: the worst images for decode time and for memory that we could make under
+  the default ``ImageLimits`` (``--pixels`` big: the pixel cap), next to a normal 12 MP
+  JPEG's and progressive JPEG's; each decoded once in a fresh process (``bench_probe.py
+  decode``): its decode time and how far its peak RSS rose, also against the image's
+  size as packed 8-bit RGB. And two images over the limits: how soon they are refused.
 
     python -m benchmarks.bench                      # everything (about 10 minutes on 2 CPUs)
     python -m benchmarks.bench cold warm cost --cold-starts 3 --rounds 1 --out build/b.json
     python -m benchmarks.bench keys --cold-starts 9
     python -m benchmarks.bench sealed --mib 2200
     python -m benchmarks.bench runtime --rounds 5
+    python -m benchmarks.bench hostile --pixels 12000000
 """
 
 from __future__ import annotations
@@ -54,6 +60,7 @@ import argparse
 import hashlib
 import io
 import json
+import math
 import os
 import secrets
 import shutil
@@ -90,7 +97,7 @@ from detector.model.artifact import (
 )
 from detector.pipeline import decode, letterbox
 from detector.pipeline.engine import Detector
-from detector.settings import Settings
+from detector.settings import ImageLimits, Settings
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH_REQUIREMENTS = REPO / "benchmarks" / "requirements-bench.txt"
@@ -153,7 +160,7 @@ def _engine_pair(
     """
     tensors = {}
     for data in images:
-        decoded = decode.decode(data, max_pixels=10**9)
+        decoded = decode.decode(data, limits=ImageLimits(pixels=10**9))
         tensors[id(data)] = letterbox.letterbox(
             decoded, detector.info.input_size, detector.family.recipe
         )[0]
@@ -862,6 +869,90 @@ def _answer(function: LambdaProcess, event: dict[str, Any]) -> tuple[Invocation,
     return invocation, body
 
 
+def hostile_images(pixels: int, sample: Path, folder: Path) -> dict[str, tuple[bytes, str]]:
+    """name -> (image bytes, expected outcome): the worst we found for decode time and memory
+    at ``pixels`` (square) under the default limits, normal photos, and two refusals."""
+    from tests.functional import hostile  # noqa: PLC0415 - the corpus the tests use too
+
+    side = math.isqrt(pixels)
+    limits = ImageLimits()
+    with Image.open(sample) as image:
+        photo = image.convert("RGB").resize((side, side), Image.Resampling.BICUBIC)
+    progressive = hostile.encoded(photo, "JPEG", quality=90, progressive=True)
+    del photo
+    frame = Image.new("RGB", (side, side))
+    at = f"{side}x{side}"
+    decoded, too_large = "decoded", "refused: too_large"
+    return {
+        "normal: 12 MP JPEG (4000x3000)": (
+            twelve_megapixel_jpeg(sample, folder).read_bytes(),
+            decoded,
+        ),
+        f"normal: progressive JPEG photo {at}, {hostile.scans(progressive)} scans": (
+            progressive,
+            decoded,
+        ),
+        f"time: progressive JPEG {at}, DC scan repeated to {limits.jpeg_scans} scans": (
+            hostile.progressive_jpeg(side, side, total_scans=limits.jpeg_scans),
+            decoded,
+        ),
+        f"time: interlaced 16-bit RGBA PNG {at}": (
+            hostile.flat_png(side, side, bit_depth=16, colour_type=6, interlaced=True),
+            decoded,
+        ),
+        f"time: lossless WebP {at}": (hostile.encoded(frame, "WEBP", lossless=True), decoded),
+        f"memory: animated WebP {at} (first of 2 frames)": (
+            hostile.encoded(frame, "WEBP", save_all=True, append_images=[frame], quality=10),
+            decoded,
+        ),
+        f"memory: progressive CMYK JPEG {at}": (
+            hostile.progressive_jpeg(side, side, total_scans=limits.jpeg_scans, mode="CMYK"),
+            decoded,
+        ),
+        f"memory: 16-bit greyscale PNG {at}": (
+            hostile.flat_png(side, side, bit_depth=16, colour_type=0),
+            decoded,
+        ),
+        f"refused: progressive JPEG {at}, last scan repeated to 10,000 scans": (
+            hostile.progressive_jpeg(side, side, total_scans=10_000, repeating=-1),
+            too_large,
+        ),
+        f"refused: PNG {at} with 100,000 text chunks": (
+            hostile.png_inserted(
+                hostile.flat_png(side, side), hostile.png_chunk(b"tEXt", b"k\x00v") * 100_000
+            ),
+            too_large,
+        ),
+    }
+
+
+def hostile_section(pixels: int) -> list[Row]:
+    """Decode time and peak RSS growth of each of ``hostile_images``, one fresh process each.
+
+    A bound, not a speed: what the worst image that passes the checks costs, against what a
+    normal photo costs, on this machine.
+    """
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        cases = hostile_images(pixels, samples.sample_image_path(), Path(folder))
+        for index, (case, (data, expected)) in enumerate(cases.items()):
+            path = Path(folder) / f"{index}.img"
+            path.write_bytes(data)
+            report = probe(["decode", str(path)], probe_env(1))
+            if not report["outcome"].startswith(expected):
+                raise RuntimeError(f"{case}: {report['outcome']}, expected {expected}")
+            with Image.open(io.BytesIO(data)) as image:
+                rgb_mib = image.width * image.height * 3 / MIB
+            growth = report["peak_rss_growth_mib"]
+            rows += [
+                Row("hostile", case, "file size", len(data) / MIB, "MiB"),
+                Row("hostile", case, "decode time", report["decode_ms"], "ms"),
+                Row("hostile", case, "peak RSS growth", growth, "MiB"),
+                Row("hostile", case, "peak RSS growth / RGB size", growth / rgb_mib, "x"),
+            ]
+    return rows
+
+
 SECTIONS: dict[str, Callable[[argparse.Namespace, list[Row]], list[Row]]] = {
     "engine": lambda args, _: engine_section(rounds=args.rounds, threads=args.threads),
     "threads": lambda args, _: threads_section(rounds=args.rounds),
@@ -879,6 +970,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace, list[Row]], list[Row]]] = {
         rounds=args.rounds, images=args.preprocess_images
     ),
     "runtime": lambda args, _: runtime_section(rounds=args.rounds, images=args.runtime_images),
+    "hostile": lambda args, _: hostile_section(pixels=args.pixels),
 }
 
 
@@ -917,6 +1009,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=int,
         help="onnxruntime threads (default: the CPUs for engine, 1 for cold and keys, "
         "1 and the CPUs for warm)",
+    )
+    parser.add_argument(
+        "--pixels",
+        type=int,
+        default=ImageLimits().pixels,
+        help="hostile: size of the worst images, in pixels (default: the pixel cap)",
     )
     parser.add_argument("--out", type=Path, default=REPO / "build" / "bench.json")
     args = parser.parse_intermixed_args(argv)

@@ -2,6 +2,7 @@
 
     python benchmarks/bench_probe.py cold IMAGE [IMAGE...]
     python benchmarks/bench_probe.py warm ROUNDS NAME=IMAGE[,IMAGE...] [NAME=...]
+    python benchmarks/bench_probe.py decode IMAGE
 
 The environment (set by bench.py) names the model, the key, the token secret, the threads.
 Only the standard library is imported before the clock starts, so the cold probe's first
@@ -89,7 +90,7 @@ def warm(rounds: int, cases: dict[str, list[Path]]) -> dict[str, Any]:
     from detector.model.store import ModelHolder  # noqa: PLC0415
     from detector.pipeline import decode, letterbox  # noqa: PLC0415
     from detector.pipeline.engine import Detector  # noqa: PLC0415
-    from detector.settings import Settings  # noqa: PLC0415
+    from detector.settings import ImageLimits, Settings  # noqa: PLC0415
 
     settings = Settings.from_env()
     model = ModelHolder(settings).get().detector
@@ -111,7 +112,7 @@ def warm(rounds: int, cases: dict[str, list[Path]]) -> dict[str, Any]:
             )
             for accept in ("application/json", "image/jpeg")
         )
-        decoded = decode.decode(data, max_pixels=10**9, fit=model.info.input_size)
+        decoded = decode.decode(data, limits=ImageLimits(pixels=10**9), fit=model.info.input_size)
         tensor, _ = letterbox.letterbox(decoded, model.info.input_size, model.family.recipe)
         return as_json, as_jpeg, data, tensor
 
@@ -151,6 +152,39 @@ def warm(rounds: int, cases: dict[str, list[Path]]) -> dict[str, Any]:
     return {"cases": results}
 
 
+def decoded(path: Path) -> dict[str, Any]:
+    """Decode one image file as a detection request would (the default ``ImageLimits``, the
+    sample model's 416x416 input), in a process that has done nothing else before.
+
+    Reports the decode time and how far the peak RSS rose above the RSS just before.
+    """
+    from detector.errors import DetectorError  # noqa: PLC0415
+    from detector.pipeline import decode  # noqa: PLC0415
+    from detector.settings import Settings  # noqa: PLC0415
+
+    data = path.read_bytes()
+    limits = Settings.from_env().image_limits
+    before = current_rss_mib()
+    started = time.perf_counter()
+    try:
+        image = decode.decode(data, limits=limits, fit=(416, 416))
+        outcome = f"decoded {image.width}x{image.height}"
+    except DetectorError as error:
+        outcome = f"refused: {error.code}"
+    return {
+        "decode_ms": (time.perf_counter() - started) * 1000,
+        "peak_rss_growth_mib": peak_rss_mib() - before,
+        "outcome": outcome,
+    }
+
+
+def current_rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024  # kB
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
 def _plain_model() -> bytes:
     from detector.local import samples  # noqa: PLC0415
 
@@ -168,6 +202,8 @@ def main(argv: list[str]) -> int:
             name, _, paths = spec.partition("=")
             cases[name] = [Path(path) for path in paths.split(",")]
         report = warm(int(rounds), cases)
+    elif mode == "decode":
+        report = decoded(Path(rest[0]))
     else:
         raise SystemExit(f"unknown probe {mode!r}")
     print(json.dumps(report))

@@ -32,6 +32,8 @@ IOU_THRESHOLD = "IOU_THRESHOLD"
 MAX_DET = "MAX_DET"
 MAX_IMAGE_BYTES = "MAX_IMAGE_BYTES"
 MAX_IMAGE_PIXELS = "MAX_IMAGE_PIXELS"
+MAX_JPEG_SCANS = "MAX_JPEG_SCANS"
+MAX_IMAGE_CHUNKS = "MAX_IMAGE_CHUNKS"
 # --- auth --------------------------------------------------------------------------------
 JWT_SECRET_ID = "JWT_SECRET_ID"  # Secrets Manager secret holding the HS256 secret
 JWT_SECRET = "JWT_SECRET"  # the HS256 secret itself: local development only
@@ -70,6 +72,28 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 
 @dataclass(frozen=True)
+class ImageLimits:
+    """What decoding one image may cost; an image over any of them is refused (413) before
+    its pixels are decoded. ``benchmarks/bench.py hostile`` measures the worst images that
+    pass them.
+
+    pixels: decoded size, read from the header (decompression bombs). At 50 MP (150 MB as
+        8-bit RGB) decoding raises the peak RSS by up to 2.7 times that for JPEG and PNG,
+        5.4 for WebP; the slowest image under these limits took 4-6 s.
+    jpeg_scans: scans in a JPEG, counted from its markers. Each is another pass of the
+        entropy decoder over the image: encoders write 1 (baseline), 10 (libjpeg's
+        progressive) or about 12 (mozjpeg); repeated scans of a few bytes each decoded
+        for minutes.
+    chunks: PNG chunks, JPEG marker segments or WebP chunks. Pillow reads those in Python,
+        about 8 us each; a 20 MB PNG written in libpng's 8 KB pieces has 2,560.
+    """
+
+    pixels: int = 50_000_000
+    jpeg_scans: int = 32
+    chunks: int = 16_384
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the function reads from its environment, parsed and typed."""
 
@@ -88,7 +112,9 @@ class Settings:
     iou: float = 0.45
     max_det: int = 300
     max_image_bytes: int = 20 * 1024 * 1024
-    max_image_pixels: int = 50_000_000
+    max_image_pixels: int = ImageLimits.pixels
+    max_jpeg_scans: int = ImageLimits.jpeg_scans
+    max_image_chunks: int = ImageLimits.chunks
 
     jwt_secret_id: str | None = None
     jwt_secret: str | None = field(default=None, repr=False)
@@ -130,6 +156,8 @@ class Settings:
             max_det=_int(env, MAX_DET, cls.max_det, minimum=1),
             max_image_bytes=_int(env, MAX_IMAGE_BYTES, cls.max_image_bytes, minimum=1),
             max_image_pixels=_int(env, MAX_IMAGE_PIXELS, cls.max_image_pixels, minimum=1),
+            max_jpeg_scans=_int(env, MAX_JPEG_SCANS, cls.max_jpeg_scans, minimum=1),
+            max_image_chunks=_int(env, MAX_IMAGE_CHUNKS, cls.max_image_chunks, minimum=1),
             jwt_secret_id=_text(env, JWT_SECRET_ID),
             jwt_secret=_text(env, JWT_SECRET),
             jwt_public_key=_text(env, JWT_PUBLIC_KEY),
@@ -153,6 +181,10 @@ class Settings:
         if unknown:
             raise TypeError(f"unknown settings: {sorted(unknown)}")
         return replace(settings, **overrides)
+
+    @property
+    def image_limits(self) -> ImageLimits:
+        return ImageLimits(self.max_image_pixels, self.max_jpeg_scans, self.max_image_chunks)
 
 
 def _text(env: Mapping[str, str], name: str) -> str | None:

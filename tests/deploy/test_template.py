@@ -38,6 +38,8 @@ LEFT_TO_DEFAULTS = {
     settings.MAX_DET: "the product default; each request may override it",
     settings.MAX_IMAGE_BYTES: "the code's limit is above the 6 MB Lambda payload",
     settings.MAX_IMAGE_PIXELS: "the code's limit fits the default memory size",
+    settings.MAX_JPEG_SCANS: "the code's limit keeps the worst JPEG's decode within seconds",
+    settings.MAX_IMAGE_CHUNKS: "the code's limit is far above what encoders write",
     settings.JWT_SECRET: "local development only: a signing secret in the environment",
     settings.JWT_PUBLIC_KEY: "in AWS, RS256/ES256 keys come from JwtJwksUrl",
     settings.JWT_ALGORITHMS: "the code derives the allow-list from the key type",

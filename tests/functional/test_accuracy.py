@@ -19,6 +19,7 @@ from PIL import Image
 from detector.local import coco
 from detector.pipeline import decode
 from detector.pipeline.engine import DetectOptions, Detector
+from detector.settings import ImageLimits
 
 MAP_BAR = 0.337
 MULTI_LABEL_BAR = 0.347
@@ -85,7 +86,8 @@ def test_multi_label_reaches_the_best_of_the_authors_recipe_on_coco_val64(model_
 def test_big_jpegs_decoded_reduced_stay_within_the_accuracy_bar(model_bytes, coco_dir):
     # GIVEN the same images at 2x (about 1280x960): big enough for a DCT-domain half decode
     sample = upscaled((coco_dir / "images" / "000000000139.jpg").read_bytes(), 2)
-    assert decode.decode(sample, max_pixels=10**8, fit=(416, 416)).image.width == 640
+    decoded = decode.decode(sample, limits=ImageLimits(pixels=10**8), fit=(416, 416))
+    assert decoded.image.width == 640
     # WHEN scoring them, boxes scaled back to the originals' pixels
     score = coco_map(Detector.from_bytes(model_bytes), coco_dir, upscale=2)
     print(f"\nYOLOX-Nano mAP@[.5:.95] on coco-val64 at 2x, decoded reduced: {score:.4f}")

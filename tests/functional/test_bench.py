@@ -33,6 +33,8 @@ SMALLEST = [
     "1",
     "--runtime-images",
     "1",
+    "--pixels",
+    "40000",
 ]
 
 
@@ -60,7 +62,8 @@ def missing(
 def test_every_section_reports_finite_figures_positive_but_for_differences(rows):
     # GIVEN one run of every section at its smallest (the fixture)
     # THEN every section printed rows, every figure is a number, and all but the
-    # differences of two medians (which noise may tip below zero) are above zero
+    # differences of two medians (which noise may tip below zero) and the RSS growths
+    # (nothing, for a refused image) are above zero
     assert {row["section"] for row in rows} == {
         "engine",
         "threads",
@@ -73,10 +76,13 @@ def test_every_section_reports_finite_figures_positive_but_for_differences(rows)
         "cost",
         "preprocess",
         "runtime",
+        "hostile",
     }
     for row in rows:
         assert math.isfinite(row["value"]), row
-        if "difference" not in row["measured"]:
+        if "growth" in row["measured"]:  # an image refused from its header adds nothing
+            assert row["value"] >= 0, row
+        elif "difference" not in row["measured"]:
             assert row["value"] > 0, row
 
 
@@ -215,6 +221,20 @@ def test_the_runtime_section_sets_the_handler_against_the_opencv_floor(rows):
             "floor step median: decode",
             "ratio of the work around session.run",
         ),
+    )
+
+
+@pytest.mark.slow
+def test_the_hostile_section_reports_time_and_memory_of_normal_worst_and_refused_images(rows):
+    figures = measured(rows, "hostile")
+    cases = {case for case, _ in figures}
+    kinds = {case.partition(":")[0] for case in cases}
+    assert kinds == {"normal", "time", "memory", "refused"}
+    assert "normal: 12 MP JPEG (4000x3000)" in cases
+    assert not missing(
+        figures,
+        cases,
+        ("file size", "decode time", "peak RSS growth", "peak RSS growth / RGB size"),
     )
 
 

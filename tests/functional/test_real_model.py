@@ -11,6 +11,7 @@ from PIL import Image
 from detector.errors import InvalidImageError, PayloadTooLargeError
 from detector.pipeline.engine import DetectionResult, DetectOptions, Detector, inspect_model
 from detector.pipeline.families import parse_names
+from detector.settings import ImageLimits
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +83,7 @@ def test_a_stricter_threshold_and_max_det_narrow_the_result(detector, dog_jpg):
 
 
 def test_bad_images_raise_typed_errors(model_bytes, dog_jpg):
-    small_cap = Detector.from_bytes(model_bytes, max_image_pixels=1000)
+    small_cap = Detector.from_bytes(model_bytes, limits=ImageLimits(pixels=1000))
     with pytest.raises(PayloadTooLargeError):
         small_cap.detect(dog_jpg.read_bytes())
     with pytest.raises(InvalidImageError):

@@ -6,7 +6,7 @@ import io
 
 from PIL import Image
 
-from detector.pipeline.decode import ORIENTATION_TAG
+from detector.pipeline.container import ORIENTATION_TAG
 
 
 def encode(

@@ -11,10 +11,10 @@ from PIL import Image
 from detector.pipeline import annotate
 from detector.pipeline.detections import Detections
 from detector.pipeline.engine import DetectionResult
+from detector.settings import ImageLimits
 from tests.unit.images import encode, solid
 
-MAX_PIXELS = 50_000_000
-LIMITS = {"max_side": 2048, "max_pixels": MAX_PIXELS}
+IMAGE_LIMITS = ImageLimits()
 
 
 def result_with_box(width: int, height: int, box: list[float]) -> DetectionResult:
@@ -35,7 +35,7 @@ def test_boxes_are_drawn_where_the_detections_are_on_an_upright_jpeg():
     stored = encode(solid(100, 200, (255, 255, 255)), "JPEG", orientation=6, quality=95)
     result = result_with_box(200, 100, [50, 40, 150, 90])
     # WHEN annotating
-    jpeg = annotate.draw(stored, result, ["person"], **LIMITS)
+    jpeg = annotate.draw(stored, result, ["person"], max_side=2048, limits=IMAGE_LIMITS)
     # THEN the output is an upright JPEG with the box outline coloured, the inside white
     picture = Image.open(io.BytesIO(jpeg))
     assert picture.format == "JPEG"
@@ -49,7 +49,8 @@ def test_boxes_are_drawn_where_the_detections_are_on_an_upright_jpeg():
 
 def test_no_detections_gives_back_the_picture():
     empty = DetectionResult(40, 30, Detections.empty(), {})
-    picture = Image.open(io.BytesIO(annotate.draw(encode(solid(40, 30)), empty, [], **LIMITS)))
+    drawn = annotate.draw(encode(solid(40, 30)), empty, [], max_side=2048, limits=IMAGE_LIMITS)
+    picture = Image.open(io.BytesIO(drawn))
     assert picture.size == (40, 30)
 
 
@@ -59,7 +60,7 @@ def test_a_big_photo_is_drawn_as_a_preview_with_the_boxes_scaled_to_it():
     stored = encode(solid(4000, 3000, (255, 255, 255)), "JPEG", orientation=6, quality=90)
     result = result_with_box(3000, 4000, [600, 1000, 2400, 3000])
     # WHEN annotating with at most 400 pixels on the longest side
-    jpeg = annotate.draw(stored, result, ["person"], max_side=400, max_pixels=MAX_PIXELS)
+    jpeg = annotate.draw(stored, result, ["person"], max_side=400, limits=IMAGE_LIMITS)
     # THEN the drawing is upright, 300x400, with the box outline a tenth of the way in
     picture = Image.open(io.BytesIO(jpeg))
     assert picture.size == (300, 400)
@@ -76,7 +77,7 @@ def test_max_side_zero_draws_at_full_size_and_small_images_are_never_enlarged():
     image = encode(solid(2100, 50), "PNG")
     empty = DetectionResult(2100, 50, Detections.empty(), {})
     for max_side, size in [(0, (2100, 50)), (2048, (2048, 49)), (4000, (2100, 50))]:
-        drawn = annotate.draw(image, empty, [], max_side=max_side, max_pixels=MAX_PIXELS)
+        drawn = annotate.draw(image, empty, [], max_side=max_side, limits=IMAGE_LIMITS)
         assert Image.open(io.BytesIO(drawn)).size == size
 
 
@@ -92,7 +93,7 @@ def test_a_jpeg_preview_is_between_half_and_all_of_max_side_in_its_own_shape(
     jpeg = encode(solid(*stored), "JPEG", orientation=orientation, quality=80)
     size = stored if orientation == 1 else stored[::-1]
     # WHEN taking its preview
-    picture = annotate.preview(jpeg, max_side=max_side, max_pixels=MAX_PIXELS)
+    picture = annotate.preview(jpeg, max_side=max_side, limits=IMAGE_LIMITS)
     # THEN it keeps its size when it fits, else it shrinks to between half and all of
     # max_side, keeping its shape to the pixel
     longest = max(picture.size)
@@ -128,7 +129,9 @@ def test_the_best_label_is_drawn_last_on_top_of_the_weaker_ones(best_first):
     names = [f"class_{i}" for i in range(15)] + ["cat", "dog"]
     white = encode(solid(200, 100, (255, 255, 255)), "PNG")
     # WHEN drawn
-    jpeg = annotate.draw(white, two_overlapping(best_first), names, **LIMITS)
+    jpeg = annotate.draw(
+        white, two_overlapping(best_first), names, max_side=2048, limits=IMAGE_LIMITS
+    )
     # THEN the label band above the boxes is the dog's colour, not the cat's
     pixels = np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB")).astype(int)
     band = pixels[30:40, 45:160].reshape(-1, 3)

@@ -22,9 +22,10 @@ from detector.pipeline.letterbox import (
     place,
     resample,
 )
+from detector.settings import ImageLimits
 from tests.unit.images import encode, solid
 
-BIG = 10**9
+BIG = ImageLimits(pixels=10**9)
 
 
 @pytest.mark.parametrize(
@@ -68,7 +69,7 @@ def test_the_ultralytics_placement_rounds_and_splits_the_padding(size, input_siz
 
 def test_a_yolox_tensor_is_bgr_0_to_255_with_grey_at_the_right_and_bottom():
     # GIVEN a pure red 100x50 image
-    decoded = decode.decode(encode(solid(100, 50, (255, 0, 0))), max_pixels=BIG)
+    decoded = decode.decode(encode(solid(100, 50, (255, 0, 0))), limits=BIG)
     tensor, transform = letterbox(decoded, (64, 64), YOLOX_RECIPE)
     assert tensor.shape == (1, 3, 64, 64)
     assert tensor.dtype == np.float32
@@ -82,7 +83,7 @@ def test_a_yolox_tensor_is_bgr_0_to_255_with_grey_at_the_right_and_bottom():
 
 
 def test_an_ultralytics_tensor_is_rgb_0_to_1_centred():
-    decoded = decode.decode(encode(solid(100, 50, (255, 0, 0))), max_pixels=BIG)
+    decoded = decode.decode(encode(solid(100, 50, (255, 0, 0))), limits=BIG)
     tensor, transform = letterbox(decoded, (64, 64), ULTRALYTICS_RECIPE)
     assert (tensor[0, 0, 16:48] == 1.0).all()
     assert (tensor[0, 1:, 16:48] == 0.0).all()
@@ -96,7 +97,7 @@ def test_the_channels_keep_their_place_in_the_tensor():
     # GIVEN an image whose left half is red and right half blue
     image = solid(64, 64, (255, 0, 0))
     image.paste((0, 0, 255), (32, 0, 64, 64))
-    decoded = decode.decode(encode(image), max_pixels=BIG)
+    decoded = decode.decode(encode(image), limits=BIG)
     tensor, _ = letterbox(decoded, (64, 64), ULTRALYTICS_RECIPE)
     # THEN red (channel 0) is on the left and blue (channel 2) on the right
     assert tensor[0, 0, 10, 5] == 1.0 and tensor[0, 2, 10, 5] == 0.0
@@ -104,7 +105,7 @@ def test_the_channels_keep_their_place_in_the_tensor():
 
 
 def test_the_requested_dtype_is_used():
-    decoded = decode.decode(encode(solid(100, 50)), max_pixels=BIG)
+    decoded = decode.decode(encode(solid(100, 50)), limits=BIG)
     tensor, _ = letterbox(decoded, (64, 64), YOLOX_RECIPE, np.float16)
     assert tensor.dtype == np.float16
 
@@ -119,7 +120,7 @@ def test_undo_maps_input_pixels_back_and_clips_to_the_image():
 
 def test_the_transform_uses_the_real_scale_of_each_axis():
     # 51 rows become 33 (Ultralytics): the vertical scale is 33/51, not the nominal 0.64
-    decoded = decode.decode(encode(solid(100, 51)), max_pixels=BIG)
+    decoded = decode.decode(encode(solid(100, 51)), limits=BIG)
     _, transform = letterbox(decoded, (64, 64), ULTRALYTICS_RECIPE)
     assert transform.scale_x == 0.64
     assert transform.scale_y == 33 / 51
@@ -129,7 +130,7 @@ def test_the_transform_uses_the_real_scale_of_each_axis():
 def test_a_yolox_transform_undoes_the_one_ratio_its_labels_were_scaled_by():
     # 51 rows become int(51 * 0.64) = 32 (YOLOX), but YOLOX trained and evaluates with
     # boxes scaled by 0.64 on both axes, not by 32/51
-    decoded = decode.decode(encode(solid(100, 51)), max_pixels=BIG)
+    decoded = decode.decode(encode(solid(100, 51)), limits=BIG)
     tensor, transform = letterbox(decoded, (64, 64), YOLOX_RECIPE)
     assert (transform.scale_x, transform.scale_y) == (0.64, 0.64)
     assert (tensor[0, :, 32:] == 114).all() and (tensor[0, :, 31] != 114).any()
@@ -137,7 +138,7 @@ def test_a_yolox_transform_undoes_the_one_ratio_its_labels_were_scaled_by():
 
 def test_a_reduced_jpeg_decode_keeps_the_full_size_geometry():
     # GIVEN a 3200x2400 JPEG, decoded at a quarter in the DCT domain
-    decoded = decode.decode(encode(solid(3200, 2400), "JPEG"), max_pixels=BIG, fit=(416, 416))
+    decoded = decode.decode(encode(solid(3200, 2400), "JPEG"), limits=BIG, fit=(416, 416))
     assert decoded.image.size == (800, 600)
     tensor, transform = letterbox(decoded, (416, 416), YOLOX_RECIPE)
     # THEN the transform is that of the full-size image: 3200 * 0.13 = 416 wide
@@ -215,7 +216,7 @@ def test_a_resize_not_worth_splitting_is_still_pillows(size, out):
 def test_a_threaded_letterbox_gives_the_same_tensor(orientation, recipe):
     # GIVEN a photo-sized JPEG, turned by its EXIF orientation
     data = encode(noise(640, 480, seed=2), "JPEG", orientation=orientation, quality=90)
-    decoded = decode.decode(data, max_pixels=BIG, fit=(416, 416))
+    decoded = decode.decode(data, limits=BIG, fit=(416, 416))
     # WHEN letterboxed with and without threads
     alone, transform = letterbox(decoded, (416, 416), recipe)
     threaded, threaded_transform = letterbox(decoded, (416, 416), recipe, threads=ResizeThreads(2))

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from detector.errors import ConfigurationError
-from detector.settings import Settings
+from detector.settings import ImageLimits, Settings
 
 
 def test_defaults_apply_when_the_environment_is_empty():
@@ -40,6 +40,14 @@ def test_environment_values_are_parsed_and_typed():
     assert settings.jwt_algorithms == ("RS256", "ES256")
 
 
+def test_the_image_limits_come_from_the_environment_with_the_documented_defaults():
+    assert Settings.from_env({}).image_limits == ImageLimits(50_000_000, 32, 16_384)
+    settings = Settings.from_env(
+        {"MAX_IMAGE_PIXELS": "1000", "MAX_JPEG_SCANS": "12", "MAX_IMAGE_CHUNKS": "64"}
+    )
+    assert settings.image_limits == ImageLimits(pixels=1000, jpeg_scans=12, chunks=64)
+
+
 def test_an_explicit_argument_wins_over_the_environment():
     settings = Settings.from_env({"CONF_THRESHOLD": "0.4"}, conf=0.1)
     assert settings.conf == 0.1
@@ -59,6 +67,8 @@ def test_an_unknown_override_is_refused():
         ("ORT_THREADS", "two", "whole number"),
         ("ANNOTATE", "maybe", "true or false"),
         ("ANNOTATED_MAX_SIDE", "-1", "at least 0"),
+        ("MAX_JPEG_SCANS", "0", "at least 1"),
+        ("MAX_IMAGE_CHUNKS", "many", "whole number"),
     ],
 )
 def test_a_bad_value_names_the_variable(name, value, message):

@@ -181,7 +181,7 @@ def detect_files(
                     result,
                     names,
                     max_side=settings.annotated_max_side,
-                    max_pixels=settings.max_image_pixels,
+                    limits=settings.image_limits,
                 )
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(drawn)  # an OSError stops the run: every image would fail

@@ -191,7 +191,7 @@ def drawing(image: bytes, result: DetectionResult, names: Sequence[str]) -> byte
         result,
         names,
         max_side=settings.annotated_max_side,
-        max_pixels=settings.max_image_pixels,
+        limits=settings.image_limits,
     )
 
 

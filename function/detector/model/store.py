@@ -243,7 +243,7 @@ def _detector(model: bytes, header: artifact.Header | None, settings: Settings) 
         family=family,
         names=names,
         threads=settings.ort_threads or cpu_count(settings.lambda_memory_mb),
-        max_image_pixels=settings.max_image_pixels,
+        limits=settings.image_limits,
     )
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from PIL import Image, ImageDraw, ImageFont
 
 from detector.pipeline import decode, letterbox
+from detector.settings import ImageLimits
 
 if TYPE_CHECKING:
     from detector.pipeline.engine import DetectionResult
@@ -38,14 +39,14 @@ def draw(
     names: Sequence[str],
     *,
     max_side: int,
-    max_pixels: int,
+    limits: ImageLimits,
 ) -> bytes:
     """``image`` upright with ``result``'s boxes and labels, as JPEG bytes, shrunk to fit
     ``max_side`` pixels (0: full size).
 
     Raises ``InvalidImageError`` / ``PayloadTooLargeError`` like detection does.
     """
-    picture = preview(image, max_side=max_side, max_pixels=max_pixels)
+    picture = preview(image, max_side=max_side, limits=limits)
     scale_x, scale_y = picture.width / result.width, picture.height / result.height
     canvas = ImageDraw.Draw(picture)
     line = max(2, round(min(picture.size) / 300))
@@ -91,7 +92,7 @@ def relative_luminance(rgb: Colour) -> float:
     return 0.2126 * red + 0.7152 * green + 0.0722 * blue
 
 
-def preview(image: bytes, *, max_side: int, max_pixels: int) -> Image.Image:
+def preview(image: bytes, *, max_side: int, limits: ImageLimits) -> Image.Image:
     """The upright RGB image, no more than ``max_side`` pixels on its longest side (0: full
     size).
 
@@ -100,7 +101,7 @@ def preview(image: bytes, *, max_side: int, max_pixels: int) -> Image.Image:
     for 2048 in 24 ms, where decoding it whole and resizing to 2048x1536 took 140-156.
     """
     fit = (max_side // 2, max_side // 2) if max_side else None
-    decoded = decode.decode(image, max_pixels=max_pixels, fit=fit)
+    decoded = decode.decode(image, limits=limits, fit=fit)
     x0, _, x1, _ = decoded.box
     # decoded pixels per original pixel: below 1 when the JPEG was decoded reduced
     scale = (x1 - x0) / (decoded.height if decoded.swaps_axes else decoded.width)

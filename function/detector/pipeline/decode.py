@@ -1,24 +1,28 @@
 """Decode image bytes into an 8-bit RGB Pillow image, safely.
 
 Only JPEG, PNG and WebP are opened (an allow-list: Pillow knows dozens of formats, each
-one more parser exposed to untrusted bytes). The pixel count is checked from the header,
-before any pixel is decoded. EXIF orientation is read here but applied by the caller,
-after downscaling, where rotating is cheap.
+one more parser exposed to untrusted bytes). Before Pillow sees the bytes, ``container``
+checks their structure against the ``ImageLimits`` and strips the metadata; the pixel
+count is checked from the header, before any pixel is decoded. Whatever Pillow raises on
+the way is the image's fault: an ``InvalidImageError``. EXIF orientation is read here but
+applied by the caller, after downscaling, where rotating is cheap.
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-import numpy as np
 from PIL import Image
 from PIL.JpegImagePlugin import JpegImageFile
 
 from detector.errors import InvalidImageError, PayloadTooLargeError
+from detector.pipeline import container
+from detector.settings import ImageLimits
 
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP")
-ORIENTATION_TAG = 0x0112
 # EXIF orientations 5-8 turn the image by 90 degrees: width and height swap.
 _SWAPS_AXES = frozenset({5, 6, 7, 8})
 _TRANSPOSE = {
@@ -37,6 +41,9 @@ _TRANSPOSE = {
 # at full size, more than the smaller resize saves (1.9 -> 1.5 ms). simplejpeg's full-size
 # and 1/8 decodes saved 0-0.7 ms once wrapped for Pillow's resize: not worth a dependency.
 DRAFT_MIN_FACTOR = 2
+
+
+_WIDE_GREYS = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I"})
 
 
 @dataclass(frozen=True)
@@ -66,15 +73,16 @@ class DecodedImage:
         return image if method is None else image.transpose(method)
 
 
-def decode(data: bytes, *, max_pixels: int, fit: tuple[int, int] | None = None) -> DecodedImage:
+def decode(data: bytes, *, limits: ImageLimits, fit: tuple[int, int] | None = None) -> DecodedImage:
     """Decode ``data``; with ``fit=(height, width)``, a big JPEG may be decoded reduced.
 
     The reduction keeps the decoded image at least as big as the image scaled to fit
     inside ``fit``, so the resize to the model input only ever shrinks it further.
     Raises ``InvalidImageError`` or ``PayloadTooLargeError``.
     """
-    image = _open(data, max_pixels=max_pixels)
-    orientation = _orientation(image)
+    checked = container.check(data, limits)
+    image = _open(checked.data, max_pixels=limits.pixels)
+    orientation = container.orientation(checked.exif)
     stored_w, stored_h = image.size
     width, height = (stored_h, stored_w) if orientation in _SWAPS_AXES else (stored_w, stored_h)
     box: tuple[float, float, float, float] = (0.0, 0.0, float(stored_w), float(stored_h))
@@ -83,15 +91,14 @@ def decode(data: bytes, *, max_pixels: int, fit: tuple[int, int] | None = None) 
         ratio = min(fit[0] / height, fit[1] / width)
         if ratio * DRAFT_MIN_FACTOR <= 1:
             wanted = (max(1, int(stored_w * ratio)), max(1, int(stored_h * ratio)))
-            drafted = image.draft("RGB", wanted)
+            with _pillow_errors():
+                drafted = image.draft("RGB", wanted)
             if drafted is not None:
                 x0, y0, x1, y1 = drafted[1]
                 box = (float(x0), float(y0), float(x1), float(y1))
-    try:
+    with _pillow_errors():
         image.load()
         rgb = to_rgb(image)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise InvalidImageError(f"the image could not be decoded: {exc}") from None
     return DecodedImage(rgb, width, height, orientation, box)
 
 
@@ -102,11 +109,9 @@ def from_pil(image: Image.Image, *, max_pixels: int) -> DecodedImage:
     file is an ``InvalidImageError`` and the resize's threads never race to load it.
     """
     _check_pixels(image.width, image.height, max_pixels)
-    try:
+    with _pillow_errors():
         image.load()
         rgb = to_rgb(image)
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise InvalidImageError(f"the image could not be decoded: {exc}") from None
     return DecodedImage(rgb, rgb.width, rgb.height, 1, (0.0, 0.0, rgb.width, rgb.height))
 
 
@@ -119,10 +124,22 @@ def _open(data: bytes, *, max_pixels: int) -> Image.Image:
         pillow_limit = 2 * (Image.MAX_IMAGE_PIXELS or max_pixels)
         limit = min(max_pixels, pillow_limit)
         raise PayloadTooLargeError(f"the image has more than {limit:,} pixels") from None
-    except (OSError, ValueError, SyntaxError):
+    except Exception:  # any failure to read the header: not an image of ours
         raise InvalidImageError("not a JPEG, PNG or WebP image") from None
     _check_pixels(*image.size, max_pixels)
     return image
+
+
+@contextmanager
+def _pillow_errors() -> Iterator[None]:
+    """Pillow's decoders raise what they like on broken input (``OSError``, ``SyntaxError``,
+    ``struct.error``, ``IndexError``, a ``MemoryError`` for an absurd buffer...): all of it
+    is the image's fault, a 400, never a 500 or an upload retried to the dead-letter queue."""
+    try:
+        yield
+    except Exception as exc:
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        raise InvalidImageError(f"the image could not be decoded: {reason}") from None
 
 
 def _check_pixels(width: int, height: int, max_pixels: int) -> None:
@@ -134,26 +151,25 @@ def _check_pixels(width: int, height: int, max_pixels: int) -> None:
         )
 
 
-def _orientation(image: Image.Image) -> int:
-    try:
-        value = image.getexif().get(ORIENTATION_TAG, 1)
-    except (OSError, ValueError, SyntaxError):  # a broken EXIF block is not fatal
-        return 1
-    return value if isinstance(value, int) and 1 <= value <= 8 else 1
-
-
 def to_rgb(image: Image.Image) -> Image.Image:
     """8-bit RGB from any mode a JPEG, PNG or WebP decodes to.
 
     Alpha is dropped, not blended: the models were trained on images read with OpenCV,
     which drops it too. 16- and 32-bit greyscale is scaled down, not clipped (Pillow's own
-    conversion would clip everything above 255 to white).
+    conversion would clip everything above 255 to white). Every step is Pillow's, in its
+    own memory, 4 bytes a pixel at most: a 16-bit PNG of 49 MP went through numpy's 8-byte
+    integers twice and peaked 842 MiB above its start (335 now, 2.3x its RGB size).
     """
     if image.mode == "RGB":
         return image
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
-        grey = np.clip(np.asarray(image, dtype=np.int64), 0, 65535) >> 8
-        return Image.fromarray(grey.astype(np.uint8)).convert("RGB")
-    if image.mode == "P" and "transparency" in image.info:
-        image = image.convert("RGBA")
+    if image.mode in _WIDE_GREYS:
+        if image.mode != "I;16":  # Pillow's point takes I;16 (16-bit PNGs) and I only
+            image = image.convert("I")
+        # v / 256 truncated, then clipped to 0-255 by the conversion: v >> 8 for 0-65535
+        image = image.point(lambda value: value * (1 / 256)).convert("L")
+    elif image.mode == "P" and "transparency" in image.info:
+        # Pillow warns about the transparency when converting to RGB, and would have us
+        # go through RGBA (4 bytes a pixel); a copy of the palette image costs 1.
+        image = image.copy()
+        del image.info["transparency"]
     return image.convert("RGB")

@@ -22,9 +22,10 @@ from detector.errors import BadRequestError, ModelError
 from detector.pipeline import decode, families, letterbox, postprocess
 from detector.pipeline.detections import Detections
 from detector.pipeline.modelgraph import read_graph
+from detector.settings import ImageLimits
 
-DEFAULT_MAX_IMAGE_PIXELS = 50_000_000
 MAX_DET_LIMIT = 10_000
+DEFAULT_LIMITS = ImageLimits()  # the settings' defaults
 
 
 @dataclass(frozen=True)
@@ -103,14 +104,14 @@ class Detector:
         layout: families.Layout,
         family: families.Family,
         *,
-        max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+        limits: ImageLimits = DEFAULT_LIMITS,
         resize_threads: letterbox.ResizeThreads | None = None,
     ) -> None:
         self.session = session
         self.family = family
         self.info = _info(layout)
         self._layout = layout
-        self._max_image_pixels = max_image_pixels
+        self._limits = limits
         self._output_name = layout.output.name
         self._resize_threads = resize_threads
 
@@ -122,7 +123,7 @@ class Detector:
         family: str | None = None,
         names: Sequence[str] | None = None,
         threads: int | None = None,
-        max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+        limits: ImageLimits = DEFAULT_LIMITS,
     ) -> Detector:
         """Build the session from bytes in memory (the model never touches disk).
 
@@ -139,7 +140,7 @@ class Detector:
             session,
             layout,
             adapter,
-            max_image_pixels=max_image_pixels,
+            limits=limits,
             resize_threads=letterbox.ResizeThreads(threads) if threads > 1 else None,
         )
 
@@ -149,9 +150,7 @@ class Detector:
         Raises ``InvalidImageError`` or ``PayloadTooLargeError``.
         """
         start = time.perf_counter()
-        decoded = decode.decode(
-            image, max_pixels=self._max_image_pixels, fit=self._layout.input_size
-        )
+        decoded = decode.decode(image, limits=self._limits, fit=self._layout.input_size)
         return self._run(decoded, options, start)
 
     def detect_image(
@@ -162,7 +161,7 @@ class Detector:
         Raises ``PayloadTooLargeError`` over the pixel cap, like ``detect``.
         """
         start = time.perf_counter()
-        decoded = decode.from_pil(image, max_pixels=self._max_image_pixels)
+        decoded = decode.from_pil(image, max_pixels=self._limits.pixels)
         return self._run(decoded, options, start)
 
     def _run(

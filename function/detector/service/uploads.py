@@ -312,7 +312,7 @@ def _write_annotated(
         result,
         model.detector.info.class_names,
         max_side=settings.annotated_max_side,
-        max_pixels=settings.max_image_pixels,
+        limits=settings.image_limits,
     )
     aws.put_object(s3, target, jpeg, content_type=JPEG_CONTENT_TYPE)
     return target

@@ -19,11 +19,12 @@ from hypothesis import strategies as st
 from detector.errors import InvalidImageError, PayloadTooLargeError
 from detector.pipeline import decode
 from detector.pipeline.engine import Detector
+from detector.settings import ImageLimits
 from tests.functional import hostile
 from tests.functional.hostile import fuzz
 
 REFUSALS = (InvalidImageError, PayloadTooLargeError)
-CAP = 50_000_000
+LIMITS = ImageLimits()
 
 
 @pytest.fixture(scope="module")
@@ -39,12 +40,12 @@ def seeds(dog_jpg: Path) -> dict[str, bytes]:
 def decoded_or_refused(data: bytes) -> None:
     """THEN the decoder gives an RGB image of a sane size, or refuses with a 4xx error."""
     try:
-        decoded = decode.decode(data, max_pixels=CAP, fit=(416, 416))
+        decoded = decode.decode(data, limits=LIMITS, fit=(416, 416))
     except REFUSALS:
         return
     assert decoded.image.mode == "RGB"
     assert decoded.width >= 1 and decoded.height >= 1
-    assert decoded.width * decoded.height <= CAP
+    assert decoded.width * decoded.height <= LIMITS.pixels
 
 
 def test_every_truncation_of_every_allowed_format_is_decoded_or_refused(seeds):
