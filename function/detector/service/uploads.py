@@ -33,8 +33,9 @@ from detector.errors import (
 from detector.model.store import LoadedModel
 from detector.observability import MeasuredModel
 from detector.pipeline import annotate
-from detector.pipeline.engine import DetectionResult, DetectOptions
-from detector.service.documents import source_document, upload_result_document
+from detector.pipeline.engine import DetectionResult
+from detector.service.documents import class_names, source_document, upload_result_document
+from detector.service.request import DetectRequest
 from detector.settings import Settings
 
 JSON_CONTENT_TYPE = "application/json"
@@ -138,12 +139,16 @@ def check_layout(settings: Settings, source_bucket: str | None = None) -> None:
             )
 
 
-def skip_reason(upload: Upload, settings: Settings) -> str | None:
-    """Why this object is not ours to process, or None."""
+def skip_reason(upload: Upload, settings: Settings, *, any_prefix: bool = False) -> str | None:
+    """Why this object is not ours to process, or None.
+
+    ``any_prefix``: the object was named on purpose (an S3 Batch Operations task), so it
+    need not be under the uploads prefix.
+    """
     key = upload.location.key
     if key.startswith((settings.results_prefix, settings.annotated_prefix)):
         return "one of our own outputs"
-    if not key.startswith(settings.uploads_prefix):
+    if not any_prefix and not key.startswith(settings.uploads_prefix):
         return "outside the uploads prefix"
     if key.endswith("/"):
         return "a folder marker"
@@ -162,21 +167,32 @@ def annotated_location(upload: Upload, settings: Settings) -> S3Location:
 
 # --- processing -------------------------------------------------------------------------------
 def process_upload(
-    upload: Upload, model: MeasuredModel, s3: S3Client, settings: Settings
+    upload: Upload,
+    model: MeasuredModel,
+    s3: S3Client,
+    settings: Settings,
+    *,
+    request: DetectRequest | None = None,
+    any_prefix: bool = False,
 ) -> UploadReport:
     """Detect on one upload and write its result file.
 
     Problems of the upload itself end in a result file with the error; anything else
     (model unavailable, S3 down, results not writable) raises, so the event is retried.
+    ``request``: options of the caller's own (S3 Batch Operations' ``userArguments``; an
+    unknown class is a BadRequestError), else the settings' defaults. ``any_prefix``: see
+    :func:`skip_reason`.
     """
     check_layout(settings, upload.location.bucket)
-    reason = skip_reason(upload, settings)
+    reason = skip_reason(upload, settings, any_prefix=any_prefix)
     if reason:
         return UploadReport(upload, Outcome.SKIPPED, reason=reason)
     target = result_location(upload, settings)
     if _later_result_exists(s3, target, upload):
         return UploadReport(upload, Outcome.SKIPPED, reason="a later upload's result is there")
     loaded = model.get()
+    options = (request or DetectRequest()).options(class_names(loaded), settings)
+    wants_annotated = settings.annotate if request is None else request.annotate
     source = source_document(upload.location, etag=upload.etag, sequencer=upload.sequencer)
     try:
         obj = aws.get_object(s3, upload.location, max_bytes=settings.max_image_bytes)
@@ -184,19 +200,17 @@ def process_upload(
         return _failed(s3, upload, target, source, error)
     source = source_document(upload.location, info=obj.info, sequencer=upload.sequencer)
     try:
-        result = model.detect(loaded, obj.body, detect_options(settings))
+        result = model.detect(loaded, obj.body, options)
     except UPLOAD_ERRORS as error:
         return _failed(s3, upload, target, source, error)
-    annotated = _write_annotated(
-        s3, upload, image=obj.body, result=result, model=loaded, settings=settings
+    annotated = (
+        _write_annotated(s3, upload, image=obj.body, result=result, model=loaded, settings=settings)
+        if wants_annotated
+        else None
     )
     document = upload_result_document(source, result=result, model=loaded, annotated=annotated)
     _write_json(s3, target, document)
     return UploadReport(upload, Outcome.DETECTED, detections=len(result.detections), result=target)
-
-
-def detect_options(settings: Settings) -> DetectOptions:
-    return DetectOptions(conf=settings.conf, iou=settings.iou, max_det=settings.max_det)
 
 
 def _later_result_exists(s3: S3Client, target: S3Location, upload: Upload) -> bool:
@@ -234,9 +248,7 @@ def _write_annotated(
     result: DetectionResult,
     model: LoadedModel,
     settings: Settings,
-) -> S3Location | None:
-    if not settings.annotate:
-        return None
+) -> S3Location:
     target = annotated_location(upload, settings)
     jpeg = annotate.draw(
         image,
