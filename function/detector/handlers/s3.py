@@ -1,9 +1,11 @@
-"""The S3 upload entry point: S3 notifications direct, through SQS, or from EventBridge.
+"""The S3 upload entry point: S3 notifications direct, through SQS, or from EventBridge,
+and S3 Batch Operations tasks (``detector backfill``).
 
 Through SQS each message is one record of a partial batch (Powertools' batch utility): a
 record that fails is reported in ``batchItemFailures`` and retried alone. Direct and
 EventBridge invocations process every upload, then fail the invocation if any upload
 failed for a reason worth a retry (results are idempotent, so a retry redoes no harm).
+Batch Operations gets one result per task (detector.service.batch_operations).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from detector import observability
 from detector.aws import AwsClients
 from detector.errors import BadRequestError
 from detector.observability import MeasuredModel
+from detector.service import batch_operations
+from detector.service.request import DetectRequest
 from detector.service.uploads import (
     Upload,
     UploadReport,
@@ -41,10 +45,14 @@ model = MeasuredModel(settings, clients, tracer, metrics)
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
-def process(upload: Upload) -> UploadReport:
+def process(
+    upload: Upload, *, request: DetectRequest | None = None, any_prefix: bool = False
+) -> UploadReport:
     location = upload.location
     logger.append_keys(bucket=location.bucket, key=location.key, version_id=location.version_id)
-    report = process_upload(upload, model, clients.s3, settings)
+    report = process_upload(
+        upload, model, clients.s3, settings, request=request, any_prefix=any_prefix
+    )
     logger.info(
         "upload processed",
         extra={
@@ -55,6 +63,11 @@ def process(upload: Upload) -> UploadReport:
         },
     )
     return report
+
+
+def process_task(upload: Upload, request: DetectRequest) -> UploadReport:
+    """A Batch Operations task names its object on purpose: any key, the job's options."""
+    return process(upload, request=request, any_prefix=True)
 
 
 def process_sqs_record(record: SQSRecord) -> list[UploadReport]:
@@ -87,6 +100,9 @@ def event_source(event: Mapping[str, Any]) -> str:
 def handle(event: dict[str, Any], context: LambdaContext) -> Mapping[str, Any]:
     check_layout(settings)
     metrics.clear_metrics()  # leftovers of an invocation that recorded none (see api.py)
+    if batch_operations.is_batch_operations_event(event):
+        metrics.add_dimension(name="route", value="s3-batch-operations")
+        return batch_operations.answer(event, process_task, settings)
     metrics.add_dimension(name="route", value="s3-upload")
     source = event_source(event)
     if source == "aws:sqs":
