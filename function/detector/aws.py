@@ -1,13 +1,19 @@
 """The one thin, typed wrapper around the boto3 calls we make.
 
 Every function takes its client as an argument (tests pass moto-backed or stubbed clients)
-and turns botocore's errors into ours, with messages that name the bucket, key or KMS key
-and say what went wrong: not found, access denied (and which permission), or unavailable.
+and turns botocore's errors into ours, with messages of our own that name the bucket, key
+or KMS key and say what went wrong: not found, access denied (and which permission),
+archived, refused, or unavailable. The service's own message is never passed on.
+
+Whether a failure is worth a retry is decided here and nowhere else, from the error code
+and HTTP status (one table, below): ``is_transient`` answers it for any error these
+functions raise. Only ``StorageUnavailableError`` is transient.
 """
 
 from __future__ import annotations
 
 import enum
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,13 +23,18 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
+    ChecksumError,
     ClientError,
     CredentialRetrievalError,
+    EndpointResolutionError,
+    FlexibleChecksumError,
     HTTPClientError,
     IncompleteReadError,
     NoCredentialsError,
     NoRegionError,
+    ParamValidationError,
     PartialCredentialsError,
+    ValidationError,
 )
 from botocore.exceptions import (
     ConnectionError as BotocoreConnectionError,
@@ -34,8 +45,10 @@ from detector.errors import (
     KeyAccessError,
     PayloadTooLargeError,
     StorageAccessDeniedError,
+    StorageArchivedError,
     StorageError,
     StorageNotFoundError,
+    StorageRefusedError,
     StorageUnavailableError,
 )
 
@@ -53,43 +66,20 @@ CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 3},
 )
 
-_NOT_FOUND = {
-    "NoSuchBucket",
-    "NoSuchKey",
-    "NoSuchVersion",
-    "NotFound",
-    "404",
-    "ResourceNotFoundException",
-    "ParameterNotFound",
-    "ParameterVersionNotFound",
-}
-_NOT_FOUND_DETAIL = {
-    "NoSuchBucket": "the bucket does not exist",
-    "NoSuchVersion": "no such version of the object",
-}
-_UNAVAILABLE = {
-    "SlowDown",
-    "RequestTimeout",
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "ServiceUnavailable",
-    "InternalFailure",
-}
-_DENIED = {
-    "AccessDenied",
-    "AccessDeniedException",
-    "AllAccessDisabled",
-    "ExpiredToken",
-    "Forbidden",
-    "InvalidAccessKeyId",
-    "InvalidToken",
-    "SignatureDoesNotMatch",
-    "UnrecognizedClientException",
-    "403",
-}
+# S3 refuses keys longer than this (KeyTooLongError); we refuse them before asking.
+S3_MAX_KEY_BYTES = 1024
 _CREDENTIALS_ERRORS = (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError)
-_UNREACHABLE_ERRORS = (BotocoreConnectionError, HTTPClientError, IncompleteReadError)
+# The connection failed or the answer arrived damaged: botocore's own retry treats
+# ConnectionError and HTTPClientError as transient (retries.standard).
+_UNREACHABLE_ERRORS = (
+    BotocoreConnectionError,
+    HTTPClientError,
+    IncompleteReadError,
+    ChecksumError,
+    FlexibleChecksumError,
+)
+# botocore refused to send the request at all: the same arguments are refused again.
+_INVALID_REQUEST_ERRORS = (ParamValidationError, ValidationError, EndpointResolutionError)
 
 
 @dataclass(frozen=True)
@@ -201,6 +191,7 @@ class AwsClients:
 # --- S3 --------------------------------------------------------------------------------
 def get_object(s3: S3Client, location: S3Location, *, max_bytes: int | None = None) -> S3Object:
     """The object's bytes; raises PayloadTooLargeError past ``max_bytes``, StorageError."""
+    _check_key(location, "read")
     try:
         response = s3.get_object(**location._args())
     except (BotoCoreError, ClientError) as exc:
@@ -210,6 +201,7 @@ def get_object(s3: S3Client, location: S3Location, *, max_bytes: int | None = No
 
 def get_object_if_changed(s3: S3Client, location: S3Location, etag: str) -> S3Object | None:
     """The object, or None when its ETag is still ``etag`` (nothing is downloaded)."""
+    _check_key(location, "read")
     try:
         response = s3.get_object(**location._args(), IfNoneMatch=etag)
     except ClientError as exc:
@@ -222,6 +214,7 @@ def get_object_if_changed(s3: S3Client, location: S3Location, etag: str) -> S3Ob
 
 
 def head_object(s3: S3Client, location: S3Location) -> ObjectInfo:
+    _check_key(location, "read")
     try:
         response = s3.head_object(**location._args())
     except (BotoCoreError, ClientError) as exc:
@@ -238,6 +231,7 @@ def put_object(
     metadata: dict[str, str] | None = None,
 ) -> ObjectInfo:
     """Write ``body`` at ``location`` (its version id is ignored): the new object's info."""
+    _check_key(location, "write")
     try:
         response = s3.put_object(
             Bucket=location.bucket,
@@ -271,14 +265,35 @@ def _info(response: dict[str, Any], size: int) -> ObjectInfo:
     return ObjectInfo(etag=response["ETag"], version_id=response.get("VersionId"), size=size)
 
 
+def _check_key(location: S3Location, action: str) -> None:
+    """S3's KeyTooLongError, said before the request (moto, for one, does not enforce it)."""
+    size = len(location.key.encode("utf-8", "surrogatepass"))
+    if size > S3_MAX_KEY_BYTES:
+        raise StorageRefusedError(
+            f"cannot {action} {_shown(location)}: the key is {size} bytes, "
+            f"over S3's limit of {S3_MAX_KEY_BYTES}"
+        )
+
+
+def _shown(location: S3Location) -> str:
+    """``location`` for a message: keys past S3's limit (never real ones) are cut short."""
+    if len(location.key) <= S3_MAX_KEY_BYTES:
+        return str(location)
+    return f"{S3Location(location.bucket, location.key[:64])}... ({len(location.key)} characters)"
+
+
 def _storage_error(exc: Exception, action: str, location: S3Location) -> StorageError:
     kind, code = _classify(exc)
     permission = "s3:GetObject" if action == "read" else "s3:PutObject"
-    if kind is _Kind.NOT_FOUND:
-        detail = _NOT_FOUND_DETAIL.get(code, "no such object")
+    if code in _S3_DETAIL:
+        detail = _S3_DETAIL[code]
+    elif code.startswith("KMS."):
+        detail = f"the object's KMS key cannot be used ({code})"
+    elif kind is _Kind.NOT_FOUND:
+        detail = "no such object"
     else:
         detail = _detail(kind, code, exc, "S3", f"{permission} on it")
-    return _STORAGE_ERRORS[kind](f"cannot {action} {location}: {detail}")
+    return _STORAGE_ERRORS[kind](f"cannot {action} {_shown(location)}: {detail}")
 
 
 # --- KMS -------------------------------------------------------------------------------
@@ -343,60 +358,261 @@ def key_source_error(exc: BaseException, source: str, permission: str) -> KeyAcc
     return KeyAccessError(f"cannot read {source}: {_detail(kind, code, exc, 'AWS', permission)}")
 
 
+# --- which failures are worth a retry: the one table -----------------------------------
 class _Kind(enum.Enum):
-    CREDENTIALS = enum.auto()
-    UNREACHABLE = enum.auto()
-    NOT_FOUND = enum.auto()
-    DENIED = enum.auto()
-    UNAVAILABLE = enum.auto()
-    OTHER = enum.auto()
+    """What went wrong, as far as the caller and a retry are concerned."""
+
+    NOT_FOUND = enum.auto()  # permanent: no such bucket, object, version, key, secret
+    DENIED = enum.auto()  # permanent: our role may not (or the object's KMS key refuses)
+    ARCHIVED = enum.auto()  # permanent until someone restores the object
+    REFUSED = enum.auto()  # permanent: the same request is refused again (key too long, ...)
+    UNAVAILABLE = enum.auto()  # transient: throttled, timed out, the service's own fault
+    UNREACHABLE = enum.auto()  # transient: no connection, or the answer arrived damaged
+    NO_CREDENTIALS = enum.auto()  # transient: the runtime's credentials are missing or stale
 
 
-_CODE_KINDS = {
-    **dict.fromkeys(_NOT_FOUND, _Kind.NOT_FOUND),
-    **dict.fromkeys(_DENIED, _Kind.DENIED),
-    **dict.fromkeys(_UNAVAILABLE, _Kind.UNAVAILABLE),
+_TRANSIENT_KINDS = frozenset({_Kind.UNAVAILABLE, _Kind.UNREACHABLE, _Kind.NO_CREDENTIALS})
+
+# Error codes by kind. Sources: the error shapes of botocore's S3, KMS, Secrets Manager and
+# SSM service models, S3's documented error code list (API reference, "Error responses"),
+# and the codes botocore's standard retry mode treats as throttling or transient
+# (botocore.retries.standard; tests/functional/hostile/test_s3_errors.py checks that every
+# one of those is transient here and every modelled S3 error is listed).
+_CODES_BY_KIND: dict[_Kind, frozenset[str]] = {
+    _Kind.UNAVAILABLE: frozenset(
+        {
+            # botocore's throttling and transient codes
+            "Throttling",
+            "ThrottlingException",
+            "ThrottledException",
+            "RequestThrottledException",
+            "TooManyRequestsException",
+            "ProvisionedThroughputExceededException",
+            "TransactionInProgressException",
+            "RequestLimitExceeded",
+            "BandwidthLimitExceeded",
+            "LimitExceededException",
+            "RequestThrottled",
+            "SlowDown",
+            "PriorRequestNotComplete",
+            "EC2ThrottledException",
+            "RequestTimeout",
+            "RequestTimeoutException",
+            # S3: its own failures, and 4xx answers that a new attempt gets past
+            "InternalError",
+            "ServiceUnavailable",
+            "OperationAborted",  # 409: a conflicting operation on the bucket is in progress
+            "RequestTimeTooSkewed",  # 403: botocore corrects its clock skew on the next try
+            "ExpiredToken",  # 400: the runtime's session credentials are renewed
+            "TokenRefreshRequired",
+            "BadDigest",  # 400: the body was damaged in transit (botocore retries it too)
+            "IncompleteBody",  # 400: the connection was cut during the upload
+            "KMS.ThrottlingException",  # SSE-KMS objects: S3 passes KMS's answer on
+            "KMS.KMSInternalException",
+            "KMS.DependencyTimeoutException",
+            # KMS, Secrets Manager, SSM
+            "InternalFailure",
+            "ServiceUnavailableException",
+            "KMSInternalException",
+            "DependencyTimeoutException",
+            "KeyUnavailableException",
+            "InternalServiceError",
+            "InternalServerError",
+        }
+    ),
+    _Kind.NOT_FOUND: frozenset(
+        {
+            "NoSuchBucket",
+            "NoSuchKey",
+            "NoSuchVersion",
+            "NotFound",
+            "MethodNotAllowed",  # 405: GET of a version that is a delete marker
+            "ResourceNotFoundException",
+            "ParameterNotFound",
+            "ParameterVersionNotFound",
+            "NotFoundException",
+        }
+    ),
+    _Kind.DENIED: frozenset(
+        {
+            "AccessDenied",
+            "AccessDeniedException",
+            "AllAccessDisabled",
+            "AccountProblem",
+            "Forbidden",
+            "InvalidAccessKeyId",
+            "InvalidPayer",
+            "InvalidSecurity",
+            "InvalidToken",
+            "NotSignedUp",
+            "SignatureDoesNotMatch",
+            "UnrecognizedClientException",
+            "KMSAccessDeniedException",
+            "KMS.AccessDeniedException",  # the object's SSE-KMS key: S3 passes KMS's answer on
+            "KMS.DisabledException",
+            "KMS.NotFoundException",
+            "KMS.KMSInvalidStateException",
+            "KMS.InvalidKeyUsageException",
+        }
+    ),
+    _Kind.ARCHIVED: frozenset({"InvalidObjectState", "ObjectNotInActiveTierError"}),
+    _Kind.REFUSED: frozenset(
+        {
+            # S3
+            "KeyTooLongError",
+            "InvalidRequest",
+            "InvalidArgument",
+            "InvalidBucketName",
+            "InvalidBucketState",
+            "InvalidURI",
+            "InvalidRange",
+            "InvalidDigest",
+            "InvalidStorageClass",
+            "InvalidEncryptionAlgorithmError",
+            "InvalidTag",
+            "InvalidPart",
+            "InvalidPartOrder",
+            "InvalidPrefix",
+            "InvalidWriteOffset",
+            "EncryptionTypeMismatch",
+            "EntityTooLarge",
+            "EntityTooSmall",
+            "InlineDataTooLarge",
+            "MetadataTooLarge",
+            "RequestHeaderSectionTooLarge",
+            "MaxMessageLengthExceeded",
+            "MalformedXML",
+            "MissingContentLength",
+            "PreconditionFailed",
+            "PermanentRedirect",  # 301: the bucket is in another region
+            "AuthorizationHeaderMalformed",  # 400: likewise, seen through the signature
+            "IllegalLocationConstraintException",
+            "NotImplemented",  # 501, yet permanent: a header asks for what S3 does not do
+            "NoSuchUpload",
+            "NoSuchPart",
+            "NoSuchAnnotation",
+            "TooManyParts",
+            "UnsupportedMediaType",
+            "IdempotencyParameterMismatch",
+            "ObjectAlreadyInActiveTierError",
+            "BucketAlreadyExists",
+            "BucketAlreadyOwnedByYou",
+            "AnnotationLimitExceeded",
+            "AnnotationNameTooLong",
+            "InvalidAnnotationName",
+            # KMS, Secrets Manager, SSM
+            "InvalidCiphertextException",
+            "IncorrectKeyException",
+            "DisabledException",
+            "KMSInvalidStateException",
+            "InvalidKeyUsageException",
+            "InvalidGrantTokenException",
+            "DecryptionFailure",
+            "InvalidKeyId",
+            "InvalidParameterException",
+            "InvalidRequestException",
+            "ValidationException",
+        }
+    ),
 }
+_CODE_KINDS = {code: kind for kind, codes in _CODES_BY_KIND.items() for code in codes}
+# A code the table does not list is judged by its HTTP status (see _classify).
+_STATUS_KINDS = {
+    403: _Kind.DENIED,
+    404: _Kind.NOT_FOUND,
+    408: _Kind.UNAVAILABLE,
+    429: _Kind.UNAVAILABLE,
+}
+_EXCEPTION_KINDS = (
+    (_CREDENTIALS_ERRORS, _Kind.NO_CREDENTIALS),
+    (_UNREACHABLE_ERRORS, _Kind.UNREACHABLE),
+    (_INVALID_REQUEST_ERRORS, _Kind.REFUSED),
+)
 _STORAGE_ERRORS: dict[_Kind, type[StorageError]] = {
-    _Kind.CREDENTIALS: StorageAccessDeniedError,
-    _Kind.UNREACHABLE: StorageUnavailableError,
     _Kind.NOT_FOUND: StorageNotFoundError,
     _Kind.DENIED: StorageAccessDeniedError,
+    _Kind.ARCHIVED: StorageArchivedError,
+    _Kind.REFUSED: StorageRefusedError,
     _Kind.UNAVAILABLE: StorageUnavailableError,
-    _Kind.OTHER: StorageError,
+    _Kind.UNREACHABLE: StorageUnavailableError,
+    _Kind.NO_CREDENTIALS: StorageUnavailableError,
 }
+
+# What S3 means by a permanent code, in our words (its own messages are not passed on).
+_S3_DETAIL = {
+    "NoSuchBucket": "the bucket does not exist",
+    "NoSuchVersion": "no such version of the object",
+    "MethodNotAllowed": "that version is a delete marker",
+    **dict.fromkeys(
+        ("InvalidObjectState", "ObjectNotInActiveTierError"),
+        "it is archived (S3 Glacier Flexible Retrieval, Deep Archive or an archive tier): "
+        "restore it first",
+    ),
+    "KeyTooLongError": f"the key is longer than S3's limit of {S3_MAX_KEY_BYTES} bytes",
+    "EntityTooLarge": "it is larger than S3 accepts in one request",
+    "PermanentRedirect": "the bucket is in another region",
+    "AuthorizationHeaderMalformed": "the bucket is in another region",
+    "InvalidBucketName": "that is not a valid bucket name",
+    "PreconditionFailed": "a precondition of the request does not hold",
+}
+_SAFE_CODE = re.compile(r"[A-Za-z0-9.]{1,64}")
+
+
+def is_transient(error: StorageError | BotoCoreError | ClientError) -> bool:
+    """Whether the call that failed with ``error`` may succeed if made again later.
+
+    ``error`` is what a function of this module raised (one of our ``StorageError``: only
+    ``StorageUnavailableError`` is transient) or botocore's own exception. Transient: no
+    connection, a damaged answer, throttling, time-outs, the service's own failures (5xx)
+    and the few 4xx answers a new attempt gets past (``RequestTimeout``, ``ExpiredToken``,
+    ...). Everything else is permanent: the same request gets the same answer.
+    """
+    if isinstance(error, StorageError):
+        return isinstance(error, StorageUnavailableError)
+    return _classify(error)[0] in _TRANSIENT_KINDS
 
 
 def _classify(exc: BaseException) -> tuple[_Kind, str]:
-    """What kind of failure ``exc`` is, and its AWS error code (or exception name)."""
-    if isinstance(exc, _CREDENTIALS_ERRORS):
-        return _Kind.CREDENTIALS, type(exc).__name__
-    if isinstance(exc, _UNREACHABLE_ERRORS):
-        return _Kind.UNREACHABLE, type(exc).__name__
+    """What kind of failure ``exc`` is, and its AWS error code (or exception name).
+
+    A code the table does not list is judged by its HTTP status: 403 denied, 404 not found,
+    408 and 429 transient, any other 4xx permanent (S3 says the request itself is wrong,
+    and the 4xx answers worth a retry are all listed), 5xx and anything else transient: a
+    retry costs little, and a wrongly permanent verdict would lose the upload.
+    """
+    for classes, kind in _EXCEPTION_KINDS:
+        if isinstance(exc, classes):
+            return kind, type(exc).__name__
     if not isinstance(exc, ClientError):
-        return _Kind.OTHER, type(exc).__name__
+        return _Kind.UNAVAILABLE, type(exc).__name__
     code = _code(exc)
-    fallback = _Kind.UNAVAILABLE if _status(exc) >= 500 else _Kind.OTHER
-    return _CODE_KINDS.get(code, fallback), code
+    return _CODE_KINDS.get(code) or _status_kind(_status(exc)), code
+
+
+def _status_kind(status: int) -> _Kind:
+    if status in _STATUS_KINDS:
+        return _STATUS_KINDS[status]
+    return _Kind.REFUSED if 400 <= status < 500 else _Kind.UNAVAILABLE
 
 
 def _detail(kind: _Kind, code: str, exc: BaseException, service: str, permission: str) -> str:
+    """Our description of the failure: never the service's own message, which we do not
+    control (it may quote the request) and which can change under us."""
     return {
-        _Kind.CREDENTIALS: "no usable AWS credentials",
+        _Kind.NO_CREDENTIALS: "no usable AWS credentials; retry later",
         _Kind.UNREACHABLE: f"{service} is unreachable ({exc}); retry later",
         _Kind.NOT_FOUND: "it does not exist",
         _Kind.DENIED: f"access denied (the caller needs {permission})",
+        _Kind.ARCHIVED: f"it is archived ({code}): restore it first",
+        _Kind.REFUSED: f"{service} refused the request ({code})",
         _Kind.UNAVAILABLE: f"{service} is unavailable ({code}); retry later",
-        _Kind.OTHER: f"{code}: {_message(exc)}" if isinstance(exc, ClientError) else code,
     }[kind]
 
 
 def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", "Unknown"))
-
-
-def _message(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Message", ""))
+    code = str(exc.response.get("Error", {}).get("Code", "Unknown"))
+    # Codes are short identifiers; anything else is not worth repeating in a message.
+    return code if _SAFE_CODE.fullmatch(code) else "an unrecognised error code"
 
 
 def _status(exc: ClientError) -> int:

@@ -111,13 +111,28 @@ class StorageNotFoundError(StorageError):
 
 
 class StorageAccessDeniedError(StorageError):
-    """The caller's credentials may not do this (or there are none)."""
+    """The caller's credentials may not do this."""
 
     code = "storage_access_denied"
 
 
+class StorageArchivedError(StorageError):
+    """The object is in an archive storage class: it must be restored before it can be read."""
+
+    code = "storage_archived"
+
+
+class StorageRefusedError(StorageError):
+    """S3 refused the request for good: a key over 1024 bytes, a bucket in another region..."""
+
+    code = "storage_refused"
+
+
 class StorageUnavailableError(StorageError):
-    """S3 could not be reached, timed out, throttled us or failed on its side: retry later."""
+    """S3 could not be reached, timed out, throttled us or failed on its side: retry later.
+
+    The only storage error worth a retry (``detector.aws.is_transient``).
+    """
 
     code = "storage_unavailable"
 
