@@ -291,12 +291,19 @@ def test_a_model_that_cannot_load_yet_is_a_temporary_failure(
 
 
 @pytest.mark.parametrize(
-    ("code", "status"), [("SlowDown", 503), ("InternalError", 500), ("ServiceUnavailable", 503)]
+    ("code", "status", "result_code"),
+    [
+        ("SlowDown", 503, "TemporaryFailure"),
+        ("InternalError", 500, "TemporaryFailure"),
+        ("ServiceUnavailable", 503, "TemporaryFailure"),
+        ("InvalidObjectState", 403, "PermanentFailure"),  # in GLACIER: restore it first
+        ("PermanentRedirect", 301, "PermanentFailure"),  # a bucket in another region
+    ],
 )
-def test_s3_throttling_or_failing_is_a_temporary_failure(
-    handler, lambda_context, code: str, status: int
+def test_what_s3_answers_decides_whether_the_task_is_retried(
+    handler, lambda_context, code: str, status: int, result_code: str
 ) -> None:
-    # GIVEN S3 answers the read with a throttle or a 5xx, every attempt botocore makes
+    # GIVEN S3 answers the read with this error, every attempt botocore makes
     client = boto3.client("s3")
     stubber = Stubber(client)
     for _ in range(3):
@@ -306,8 +313,8 @@ def test_s3_throttling_or_failing_is_a_temporary_failure(
     with stubber:
         result = invoke(handler, lambda_context, "a/dog.jpg")
 
-    assert result["resultCode"] == "TemporaryFailure"
-    assert result["resultString"].startswith("storage_unavailable: ")
+    assert result["resultCode"] == result_code
+    assert result["resultString"].startswith("storage_")
 
 
 # --- the event itself ----------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from detector.service.batch_operations import encode_key, task_upload
 
 # S3 keys: any Unicode text (UTF-8 on the wire, so no lone surrogates), control characters too.
-KEYS = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=200)
+KEYS = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=200)
 
 
 @given(KEYS)

@@ -33,13 +33,14 @@ from aws_lambda_powertools.utilities.data_classes.s3_batch_operation_event impor
     S3BatchOperationTask,
 )
 
+from detector import aws
 from detector.aws import S3Location
 from detector.errors import (
     BadRequestError,
     DetectorError,
     ForbiddenError,
     ModelUnavailableError,
-    StorageUnavailableError,
+    StorageError,
 )
 from detector.service.request import DetectRequest, parse_options
 from detector.service.uploads import Outcome, Upload, UploadReport
@@ -50,8 +51,6 @@ SCHEMA_VERSIONS = frozenset({"1.0", "2.0"})
 # would only repeat, so the report should show it (Powertools' default is "Succeeded").
 TREAT_MISSING_KEYS_AS: RESULT_CODE_TYPE = "PermanentFailure"
 MAX_RESULT_STRING = 512  # the completion report's ResultMessage: enough for a key and a reason
-# Placeholder until detector.aws classifies S3 errors as permanent or transient.
-_RETRYABLE: tuple[type[DetectorError], ...] = (StorageUnavailableError, ModelUnavailableError)
 
 logger = Logger(child=True)  # the handler's Powertools Logger formats and filters it
 
@@ -161,7 +160,15 @@ def _failed(task: S3BatchOperationTask, error: DetectorError) -> S3BatchOperatio
 
 
 def _result_code(error: DetectorError) -> RESULT_CODE_TYPE:
-    return "TemporaryFailure" if isinstance(error, _RETRYABLE) else "PermanentFailure"
+    """Temporary only when a retry may succeed.
+
+    S3's verdict is detector.aws's; a model that did not load (its key, S3, memory) is
+    loaded anew by the next invocation.
+    """
+    transient = isinstance(error, ModelUnavailableError) or (
+        isinstance(error, StorageError) and aws.is_transient(error)
+    )
+    return "TemporaryFailure" if transient else "PermanentFailure"
 
 
 def _id(task: S3BatchOperationTask) -> str:
