@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fetch_samples(commands)
     _add_serve(commands)
     _add_demo(commands)
+    _add_backfill(commands)
     return parser
 
 
@@ -451,6 +452,16 @@ def _demo(args: argparse.Namespace) -> int:
     from detector.local import demo  # noqa: PLC0415 - local tooling (moto)
 
     return demo.run(args.output_dir, out=sys.stdout)
+
+
+
+def _add_backfill(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from detector import backfill  # noqa: PLC0415 - its heavy imports wait for run()
+
+    backfill.register(commands)
+    commands.choices["backfill"].set_defaults(
+        func=lambda args: _run("detector backfill", lambda: backfill.run(args), failed=2)
+    )
 
 
 if __name__ == "__main__":
