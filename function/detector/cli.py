@@ -454,7 +454,6 @@ def _demo(args: argparse.Namespace) -> int:
     return demo.run(args.output_dir, out=sys.stdout)
 
 
-
 def _add_backfill(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from detector import backfill  # noqa: PLC0415 - its heavy imports wait for run()
 

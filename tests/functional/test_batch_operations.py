@@ -15,7 +15,7 @@ from urllib.parse import quote_plus
 
 import boto3
 import pytest
-from botocore.stub import Stubber
+from botocore.stub import ANY, Stubber
 from PIL import Image
 
 from detector.aws import AwsClients
@@ -291,30 +291,38 @@ def test_a_model_that_cannot_load_yet_is_a_temporary_failure(
 
 
 @pytest.mark.parametrize(
-    ("code", "status", "result_code"),
+    ("code", "status", "result_code", "result"),
     [
-        ("SlowDown", 503, "TemporaryFailure"),
-        ("InternalError", 500, "TemporaryFailure"),
-        ("ServiceUnavailable", 503, "TemporaryFailure"),
-        ("InvalidObjectState", 403, "PermanentFailure"),  # in GLACIER: restore it first
-        ("PermanentRedirect", 301, "PermanentFailure"),  # a bucket in another region
+        ("SlowDown", 503, "TemporaryFailure", "storage_unavailable: "),
+        ("InternalError", 500, "TemporaryFailure", "storage_unavailable: "),
+        ("ServiceUnavailable", 503, "TemporaryFailure", "storage_unavailable: "),
+        # in GLACIER: restore it first; an error document says so
+        ("InvalidObjectState", 403, "PermanentFailure", "storage_archived: error document "),
+        # a bucket in another region
+        ("PermanentRedirect", 301, "PermanentFailure", "storage_refused: error document "),
     ],
 )
 def test_what_s3_answers_decides_whether_the_task_is_retried(
-    handler, lambda_context, code: str, status: int, result_code: str
+    handler, lambda_context, code: str, status: int, result_code: str, result: str
 ) -> None:
-    # GIVEN S3 answers the read with this error, every attempt botocore makes
+    # GIVEN S3 answers the read of the image with this error
     client = boto3.client("s3")
     stubber = Stubber(client)
-    for _ in range(3):
-        stubber.add_client_error("get_object", code, http_status_code=status)
+    stubber.add_client_error("get_object", code, http_status_code=status)
+    if result_code == "PermanentFailure":
+        error_document = {"Bucket": BUCKET, "Key": "detections/a/dog.jpg.json"}
+        stubber.add_response("put_object", {"ETag": '"0"'}, {**error_document, **_ANY_BODY})
     handler.clients = AwsClients(s3=client)
 
     with stubber:
-        result = invoke(handler, lambda_context, "a/dog.jpg")
+        answer = invoke(handler, lambda_context, "a/dog.jpg")
+    stubber.assert_no_pending_responses()
 
-    assert result["resultCode"] == result_code
-    assert result["resultString"].startswith("storage_")
+    assert answer["resultCode"] == result_code
+    assert answer["resultString"].startswith(result)
+
+
+_ANY_BODY = {"Body": ANY, "ContentType": "application/json", "Metadata": {}}
 
 
 # --- the event itself ----------------------------------------------------------------------------

@@ -5,12 +5,13 @@ Through SQS each message is one record of a partial batch (Powertools' batch uti
 record that fails is reported in ``batchItemFailures`` and retried alone. Direct and
 EventBridge invocations process every upload, then fail the invocation if any upload
 failed for a reason worth a retry (results are idempotent, so a retry redoes no harm).
+Every upload, and every failure, logs exactly one structured line saying what became of it.
 Batch Operations gets one result per task (detector.service.batch_operations).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import (
@@ -23,11 +24,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from detector import observability
 from detector.aws import AwsClients
-from detector.errors import BadRequestError
+from detector.errors import BadRequestError, DetectorError
 from detector.observability import MeasuredModel
 from detector.service import batch_operations
 from detector.service.request import DetectRequest
 from detector.service.uploads import (
+    Outcome,
     Upload,
     UploadReport,
     check_layout,
@@ -45,16 +47,55 @@ model = MeasuredModel(settings, clients, tracer, metrics)
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
-def process(
+# One line per upload, at the level its outcome deserves.
+OUTCOME_LOGS: dict[Outcome, tuple[Callable[..., None], str]] = {
+    Outcome.DETECTED: (logger.info, "upload processed"),
+    Outcome.SKIPPED: (logger.info, "upload skipped: not ours to process"),
+    Outcome.FAILED: (logger.warning, "upload failed: a result file with the error was written"),
+    Outcome.ABANDONED: (
+        logger.error,
+        "upload failed for good and S3 refuses its result file: nothing written, no retry",
+    ),
+}
+
+
+def process(upload: Upload) -> UploadReport:
+    """An upload of a notification: what fails here is retried, and logged as such."""
+    try:
+        return run_upload(upload)
+    except DetectorError as error:
+        logger.error(
+            "upload failed; it will be retried",
+            extra={"outcome": "retry", "code": error.code, "reason": error.message},
+        )
+        raise
+    except Exception:
+        logger.exception(
+            "upload failed unexpectedly; it will be retried", extra={"outcome": "retry"}
+        )
+        raise
+
+
+def process_task(upload: Upload, request: DetectRequest) -> UploadReport:
+    """A Batch Operations task names its object on purpose: any key, the job's options.
+
+    What fails here becomes the task's result; batch_operations logs it with its code.
+    """
+    return run_upload(upload, request=request, any_prefix=True)
+
+
+def run_upload(
     upload: Upload, *, request: DetectRequest | None = None, any_prefix: bool = False
 ) -> UploadReport:
+    """process_upload, the object named on every log line and one line for its outcome."""
     location = upload.location
     logger.append_keys(bucket=location.bucket, key=location.key, version_id=location.version_id)
     report = process_upload(
         upload, model, clients.s3, settings, request=request, any_prefix=any_prefix
     )
-    logger.info(
-        "upload processed",
+    log, message = OUTCOME_LOGS[report.outcome]
+    log(
+        message,
         extra={
             "outcome": report.outcome.value,
             "reason": report.reason,
@@ -65,23 +106,26 @@ def process(
     return report
 
 
-def process_task(upload: Upload, request: DetectRequest) -> UploadReport:
-    """A Batch Operations task names its object on purpose: any key, the job's options."""
-    return process(upload, request=request, any_prefix=True)
-
-
 def process_sqs_record(record: SQSRecord) -> list[UploadReport]:
-    return [process(upload) for upload in uploads_in_sqs_body(record.body)]
+    try:
+        uploads = uploads_in_sqs_body(record.body)
+    except DetectorError as error:
+        # Kept for a human: retried until the dead-letter queue holds it.
+        logger.error(
+            "SQS message refused; it will be retried",
+            extra={"outcome": "retry", "code": error.code, "reason": error.message},
+        )
+        raise
+    return [process(upload) for upload in uploads]
 
 
 def process_all(uploads: list[Upload]) -> dict[str, Any]:
-    """Every upload gets its turn; the first real failure is raised at the end."""
+    """Every upload gets its turn; the first failure (logged by process) is raised at the end."""
     reports, failures = [], []
     for upload in uploads:
         try:
             reports.append(process(upload))
         except Exception as error:
-            logger.exception("upload failed; the invocation will be retried")
             failures.append(error)
     if failures:
         raise failures[0]
@@ -98,20 +142,31 @@ def event_source(event: Mapping[str, Any]) -> str:
 
 
 def handle(event: dict[str, Any], context: LambdaContext) -> Mapping[str, Any]:
-    check_layout(settings)
     metrics.clear_metrics()  # leftovers of an invocation that recorded none (see api.py)
-    if batch_operations.is_batch_operations_event(event):
-        metrics.add_dimension(name="route", value="s3-batch-operations")
-        return batch_operations.answer(event, process_task, settings)
-    metrics.add_dimension(name="route", value="s3-upload")
-    source = event_source(event)
-    if source == "aws:sqs":
+    try:
+        check_layout(settings)
+        if batch_operations.is_batch_operations_event(event):
+            metrics.add_dimension(name="route", value="s3-batch-operations")
+            return batch_operations.answer(event, process_task, settings)
+        metrics.add_dimension(name="route", value="s3-upload")
+        source = event_source(event)
+        if source == "aws:sqs":
+            uploads = None  # each message is parsed as a record of the batch
+        elif source == "aws.s3":
+            uploads = uploads_in_eventbridge(event)
+        else:
+            uploads = uploads_in_notification(event)
+    except DetectorError as error:
+        logger.error(
+            "invocation refused",
+            extra={"outcome": "retry", "code": error.code, "reason": error.message},
+        )
+        raise
+    if uploads is None:
         return process_partial_response(
             event=event, record_handler=process_sqs_record, processor=processor, context=context
         )
-    if source == "aws.s3":
-        return process_all(uploads_in_eventbridge(event))
-    return process_all(uploads_in_notification(event))
+    return process_all(uploads)
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)

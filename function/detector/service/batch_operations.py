@@ -185,12 +185,15 @@ def _check_bucket(upload: Upload, settings: Settings) -> None:
 def _report_record(task_id: str, report: UploadReport) -> S3BatchOperationResponseRecord:
     if report.outcome is Outcome.DETECTED:
         return _record(task_id, "Succeeded", str(report.result))
+    if report.outcome is Outcome.SKIPPED:
+        return _record(task_id, "Succeeded", f"skipped: {report.reason}")
     if report.outcome is Outcome.FAILED:
         # The object itself is at fault (missing, not an image): retrying gives the same.
         return _record(
             task_id, "PermanentFailure", f"{report.reason}: error document {report.result}"
         )
-    return _record(task_id, "Succeeded", f"skipped: {report.reason}")
+    # ABANDONED: S3 refuses even the error document (its key would be too long).
+    return _record(task_id, "PermanentFailure", f"{report.outcome.value}: {report.reason}")
 
 
 def _record(task_id: str, code: RESULT_CODE_TYPE, text: str) -> S3BatchOperationResponseRecord:

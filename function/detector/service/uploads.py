@@ -27,7 +27,9 @@ from detector.errors import (
     DetectorError,
     PayloadTooLargeError,
     StorageAccessDeniedError,
+    StorageArchivedError,
     StorageNotFoundError,
+    StorageRefusedError,
     UnsupportedMediaTypeError,
 )
 from detector.model.store import LoadedModel
@@ -41,13 +43,16 @@ from detector.settings import Settings
 JSON_CONTENT_TYPE = "application/json"
 MAX_RESULT_BYTES = 16 * 1024 * 1024  # a result with 10,000 detections is about 1.5 MB
 JPEG_CONTENT_TYPE = "image/jpeg"
-# The upload itself is at fault: it gets a result file that says why, and no retry.
+# Reading or decoding the upload failed for good: it gets a result file that says why, and
+# no retry. Every storage error but StorageUnavailableError (aws.is_transient) is here.
 UPLOAD_ERRORS: tuple[type[DetectorError], ...] = (
     BadRequestError,  # includes InvalidImageError: not an image, or an unsupported one
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
     StorageNotFoundError,  # deleted again before we got to it
     StorageAccessDeniedError,  # e.g. encrypted with a KMS key we may not use
+    StorageArchivedError,  # in GLACIER or DEEP_ARCHIVE: restore it, upload it again
+    StorageRefusedError,  # e.g. a key S3 will not serve
 )
 
 
@@ -62,7 +67,10 @@ class Upload:
 
 class Outcome(Enum):
     DETECTED = "detected"
-    FAILED = "failed"  # a result file with the error was written
+    FAILED = "failed"  # a result file with the error was written; not retried
+    # Failed for good, and S3 refuses even the result file (its key would be over S3's
+    # limit): nothing is written, nothing retried; the log line is all that is left.
+    ABANDONED = "abandoned"
     SKIPPED = "skipped"  # not ours to process: outside the uploads prefix, or our own output
 
 
@@ -83,12 +91,11 @@ def uploads_in_notification(notification: Mapping[str, Any]) -> list[Upload]:
     """
     uploads = []
     for record in notification.get("Records") or []:
-        if record.get("eventSource") != "aws:s3":
+        if not isinstance(record, Mapping) or record.get("eventSource") != "aws:s3":
             raise BadRequestError("not an S3 notification record")
         if not str(record.get("eventName", "")).startswith("ObjectCreated:"):
             continue
-        s3 = record["s3"]
-        uploads.append(_upload(s3["bucket"]["name"], s3["object"], "versionId", "eTag"))
+        uploads.append(_upload(record, "s3", "versionId", "eTag"))
     return uploads
 
 
@@ -96,8 +103,7 @@ def uploads_in_eventbridge(event: Mapping[str, Any]) -> list[Upload]:
     """The created object of an EventBridge ``aws.s3`` "Object Created" event."""
     if event.get("source") != "aws.s3" or event.get("detail-type") != "Object Created":
         return []
-    detail = event["detail"]
-    return [_upload(detail["bucket"]["name"], detail["object"], "version-id", "etag")]
+    return [_upload(event, "detail", "version-id", "etag")]
 
 
 def uploads_in_sqs_body(body: str) -> list[Upload]:
@@ -111,10 +117,23 @@ def uploads_in_sqs_body(body: str) -> list[Upload]:
     return uploads_in_notification(notification)
 
 
-def _upload(bucket: str, obj: Mapping[str, Any], version_field: str, etag_field: str) -> Upload:
-    """S3 notifications and EventBridge name the version and ETag fields differently."""
-    location = S3Location(bucket, unquote_plus(obj["key"]), obj.get(version_field) or None)
-    return Upload(location, obj.get(etag_field) or None, obj.get("sequencer") or None)
+def _upload(
+    record: Mapping[str, Any], body_field: str, version_field: str, etag_field: str
+) -> Upload:
+    """S3 notifications and EventBridge name their fields differently; both are checked."""
+    try:
+        body = record[body_field]
+        bucket, obj = body["bucket"]["name"], body["object"]
+        key = unquote_plus(obj["key"])
+        version, etag, sequencer = (
+            obj.get(name) for name in (version_field, etag_field, "sequencer")
+        )
+    except (KeyError, TypeError, AttributeError):
+        raise BadRequestError("an S3 event record without a bucket name and object key") from None
+    optional = (version, etag, sequencer)
+    if not isinstance(bucket, str) or not all(isinstance(v, str | None) for v in optional):
+        raise BadRequestError("an S3 event record whose fields are not strings")
+    return Upload(S3Location(bucket, key, version or None), etag or None, sequencer or None)
 
 
 # --- where results go -------------------------------------------------------------------------
@@ -177,8 +196,12 @@ def process_upload(
 ) -> UploadReport:
     """Detect on one upload and write its result file.
 
-    Problems of the upload itself end in a result file with the error; anything else
-    (model unavailable, S3 down, results not writable) raises, so the event is retried.
+    Problems of the upload itself (not a usable image, gone, archived, unreadable) end in a
+    result file with the error; when S3 refuses even that file (its key is over S3's limit),
+    the report says so. Neither is retried. Anything else raises, so that the event is
+    retried: transient failures (S3 throttling or down) and our own (model unavailable,
+    results not writable with our role).
+
     ``request``: options of the caller's own (S3 Batch Operations' ``userArguments``; an
     unknown class is a BadRequestError), else the settings' defaults. ``any_prefix``: see
     :func:`skip_reason`.
@@ -188,6 +211,23 @@ def process_upload(
     if reason:
         return UploadReport(upload, Outcome.SKIPPED, reason=reason)
     target = result_location(upload, settings)
+    try:
+        return _process(upload, target, model, s3, settings, request=request)
+    except StorageRefusedError as error:
+        # Only our outputs get here (the upload's own refusals end in _failed): no retry
+        # can write them.
+        return UploadReport(upload, Outcome.ABANDONED, reason=error.message)
+
+
+def _process(
+    upload: Upload,
+    target: S3Location,
+    model: MeasuredModel,
+    s3: S3Client,
+    settings: Settings,
+    *,
+    request: DetectRequest | None,
+) -> UploadReport:
     if _later_result_exists(s3, target, upload):
         return UploadReport(upload, Outcome.SKIPPED, reason="a later upload's result is there")
     loaded = model.get()
@@ -196,18 +236,20 @@ def process_upload(
     source = source_document(upload.location, etag=upload.etag, sequencer=upload.sequencer)
     try:
         obj = aws.get_object(s3, upload.location, max_bytes=settings.max_image_bytes)
-    except UPLOAD_ERRORS as error:
-        return _failed(s3, upload, target, source, error)
-    source = source_document(upload.location, info=obj.info, sequencer=upload.sequencer)
-    try:
+        source = source_document(upload.location, info=obj.info, sequencer=upload.sequencer)
         result = model.detect(loaded, obj.body, options)
     except UPLOAD_ERRORS as error:
         return _failed(s3, upload, target, source, error)
-    annotated = (
-        _write_annotated(s3, upload, image=obj.body, result=result, model=loaded, settings=settings)
-        if wants_annotated
-        else None
-    )
+    try:
+        annotated = (
+            _write_annotated(
+                s3, upload, image=obj.body, result=result, model=loaded, settings=settings
+            )
+            if wants_annotated
+            else None
+        )
+    except StorageRefusedError as error:  # the drawing's key is over S3's limit
+        return _failed(s3, upload, target, source, error)
     document = upload_result_document(source, result=result, model=loaded, annotated=annotated)
     _write_json(s3, target, document)
     return UploadReport(upload, Outcome.DETECTED, detections=len(result.detections), result=target)
@@ -224,7 +266,14 @@ def _later_result_exists(s3: S3Client, target: S3Location, upload: Upload) -> bo
         existing = aws.get_object(s3, target, max_bytes=MAX_RESULT_BYTES)
         theirs = json.loads(existing.body)["source"]["sequencer"]
         return _sequence(theirs) > _sequence(upload.sequencer)
-    except (StorageNotFoundError, PayloadTooLargeError, ValueError, KeyError, TypeError):
+    except (
+        StorageNotFoundError,
+        StorageArchivedError,  # moved to an archive tier: unreadable, but a new one may replace it
+        PayloadTooLargeError,
+        ValueError,
+        KeyError,
+        TypeError,
+    ):
         return False  # no result yet, or not one of ours (or unordered): ours replaces it
 
 
