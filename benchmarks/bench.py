@@ -29,11 +29,16 @@ Sections:
   past the 2 GiB one AES-GCM call can take): time, throughput and the peak allocation
   while opening, against the payload's size.
 - ``cost``: USD per million images at 1769 MB, x86_64 and arm64, from the warm means.
+- ``backfill``: ``detector backfill --local`` over the COCO JPEGs in a bucket of the local
+  S3 endpoint (moto's server on 127.0.0.1): the upload handler cold in this process, one
+  S3 Batch Operations event per image, each image read from and its result written to
+  that endpoint. Images/s over the whole run (the cold start included) and once warm.
 
     python -m benchmarks.bench                      # everything (about 10 minutes on 2 CPUs)
     python -m benchmarks.bench cold warm cost --cold-starts 3 --rounds 1 --out build/b.json
     python -m benchmarks.bench keys --cold-starts 9
     python -m benchmarks.bench sealed --mib 2200
+    python -m benchmarks.bench backfill --threads 1
 """
 
 from __future__ import annotations
@@ -56,9 +61,11 @@ from typing import Any
 from PIL import Image
 
 from benchmarks import bench_probe
+from detector import backfill
 from detector.auth import TokenVerifier, issue_token
 from detector.aws import AwsClients
 from detector.local import samples
+from detector.local.demo import environment
 from detector.model import keys
 from detector.model.artifact import (
     Compression,
@@ -654,6 +661,51 @@ def cost_section(rows: Sequence[Row]) -> list[Row]:
     return out
 
 
+def backfill_section(images: int | None = None, threads: int | None = None) -> list[Row]:
+    """``detector backfill --local`` over the COCO JPEGs (the first ``images`` of them).
+
+    The engine alone detects in the same images just before and just after (same threads,
+    the bytes in memory): how far below the engine the whole path (event, S3 read, result
+    write on the local endpoint, logs and metrics) brings the throughput.
+    """
+    from detector.local.s3server import LocalAws  # noqa: PLC0415
+
+    photos = sorted((samples.coco_dir() / "images").glob("*.jpg"))[:images]
+    bodies = [photo.read_bytes() for photo in photos]
+    threads_used = threads or cpu_count()
+    detector = Detector.from_bytes(samples.sample_model_path().read_bytes(), threads=threads_used)
+    detector.detect(bodies[0])  # warm-up: the first run allocates
+
+    def engine_pass() -> float:
+        started = time.perf_counter()
+        for body in bodies:
+            detector.detect(body)
+        return time.perf_counter() - started
+
+    before = engine_pass()
+    with LocalAws() as local, local.activated(), environment({"ORT_THREADS": str(threads_used)}):
+        s3 = local.client("s3")
+        s3.create_bucket(Bucket="bench-backfill")
+        for photo, body in zip(photos, bodies, strict=True):
+            s3.put_object(Bucket="bench-backfill", Key=f"coco/{photo.name}", Body=body)
+        summary = backfill.run_local("s3://bench-backfill/coco/", options={})
+    after = engine_pass()
+    if summary.failed or summary.processed != len(photos):
+        raise RuntimeError(f"backfill: {summary.describe()}")
+    warm = summary.task_seconds[1:] or summary.task_seconds
+    warm_rate = len(warm) / sum(warm)
+    engine_rate = 2 * len(bodies) / (before + after)
+    case = f"coco-val64 ({len(photos)} JPEGs), {threads_used} thread(s)"
+    return [
+        Row("backfill", case, "images/s, whole run", summary.images_per_second, "img/s"),
+        Row("backfill", case, "images/s, warm (after the first)", warm_rate, "img/s"),
+        Row("backfill", case, "first image (cold start)", summary.task_seconds[0] * 1000, "ms"),
+        Row("backfill", case, "warm image median", median_ms(warm), "ms"),
+        Row("backfill", case, "engine alone, same images", engine_rate, "img/s"),
+        Row("backfill", case, "ratio warm backfill / engine alone", warm_rate / engine_rate, "x"),
+    ]
+
+
 SECTIONS: dict[str, Callable[[argparse.Namespace, list[Row]], list[Row]]] = {
     "engine": lambda args, _: engine_section(rounds=args.rounds, threads=args.threads),
     "threads": lambda args, _: threads_section(rounds=args.rounds),
@@ -667,6 +719,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace, list[Row]], list[Row]]] = {
     "auth": lambda args, _: auth_section(rounds=args.rounds),
     "sealed": lambda args, _: sealed_section(mib=args.mib),
     "cost": lambda _, rows: cost_section(rows),
+    "backfill": lambda args, _: backfill_section(images=args.images, threads=args.threads),
 }
 
 
@@ -694,6 +747,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--warm-samples", type=int, default=WARM_SAMPLES, help="warm: images per case and round"
     )
     parser.add_argument("--mib", type=int, default=256, help="sealed: payload size in MiB")
+    parser.add_argument("--images", type=int, help="backfill: the first N COCO images (all 64)")
     parser.add_argument(
         "--threads",
         type=int,

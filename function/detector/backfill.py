@@ -449,6 +449,7 @@ class LocalSummary:
     seconds: float = 0.0
     counts: dict[str, int] = field(default_factory=dict)
     failures: list[tuple[str, str, str]] = field(default_factory=list)  # key, code, why
+    task_seconds: list[float] = field(default_factory=list)  # each object's invocation
 
     @property
     def processed(self) -> int:
@@ -505,10 +506,13 @@ def run_local(
         started = time.perf_counter()
         for index, key in enumerate(keys, 1):
             event = events.batch_operations_event(bucket, key, user_arguments=options)
+            invoked = time.perf_counter()
             [result] = handler.lambda_handler(event, LocalContext())["results"]
+            done = time.perf_counter()
+            summary.task_seconds.append(done - invoked)
+            summary.seconds = done - started
             code = result["resultCode"]
             summary.counts[code] = summary.counts.get(code, 0) + 1
-            summary.seconds = time.perf_counter() - started
             if code != "Succeeded":
                 summary.failures.append((key, code, result["resultString"]))
                 _say(progress, f"{code}: s3://{bucket}/{key}: {result['resultString']}")

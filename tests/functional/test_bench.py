@@ -29,6 +29,8 @@ SMALLEST = [
     "1",
     "--mib",
     "4",
+    "--images",
+    "2",
 ]
 
 
@@ -67,6 +69,7 @@ def test_every_section_reports_finite_figures_positive_but_for_differences(rows)
         "auth",
         "sealed",
         "cost",
+        "backfill",
     }
     for row in rows:
         assert math.isfinite(row["value"]), row
@@ -175,6 +178,21 @@ def test_the_cost_section_prices_each_warm_case_and_a_cold_start_per_architectur
     for architecture in ("x86_64", "arm64"):
         assert f"{architecture}, one cold start" in cases
         assert f"{architecture}, coco-val64 (64 JPEGs)" in cases
+
+
+@pytest.mark.slow
+def test_the_backfill_section_reports_throughput_over_the_images_it_was_given(rows):
+    assert measured(rows, "backfill") == {
+        ("coco-val64 (2 JPEGs), 1 thread(s)", name)
+        for name in (
+            "images/s, whole run",
+            "images/s, warm (after the first)",
+            "first image (cold start)",
+            "warm image median",
+            "engine alone, same images",
+            "ratio warm backfill / engine alone",
+        )
+    }
 
 
 def test_the_benchmark_refuses_an_unknown_section(tmp_path: Path) -> None:
