@@ -48,7 +48,6 @@ JOB_PRIORITY = 10
 MAX_USER_ARGUMENTS = 10  # S3 Control's limit on LambdaInvoke UserArguments entries
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1  # the job ran (--local), but some objects failed
-EXIT_FAILED = 2  # the command could not do its work
 
 
 class BackfillError(DetectorError):

@@ -56,6 +56,14 @@ def job_clients(archive: Any) -> tuple[JobClients, Stubber]:
     return clients, Stubber(s3control)
 
 
+def start(clients: JobClients, **arguments: Any) -> backfill.StartedJob:
+    """``start_job`` for the stack's function and role; ``arguments`` say the rest."""
+    defaults: dict[str, Any] = {"source": None, "inventory": None, "report": None, "options": {}}
+    return backfill.start_job(
+        **{**defaults, **arguments}, function_arn=FUNCTION, role_arn=ROLE, clients=clients
+    )
+
+
 def manifest_rows(s3: Any, key: str, bucket: str = BUCKET) -> list[list[str]]:
     body = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("ascii")
     return list(csv.reader(io.StringIO(body)))
@@ -103,15 +111,7 @@ def test_a_job_gets_a_csv_manifest_of_the_images_and_a_lambda_invoke_schema_2_re
     )
 
     with stubber:
-        started = backfill.start_job(
-            source=f"s3://{BUCKET}/2019/",
-            inventory=None,
-            function_arn=FUNCTION,
-            role_arn=ROLE,
-            report=None,
-            options={},
-            clients=clients,
-        )
+        started = start(clients, source=f"s3://{BUCKET}/2019/")
     stubber.assert_no_pending_responses()
 
     # the manifest lists the images (URL-encoded keys), not the text file, folder or outputs
@@ -136,15 +136,12 @@ def test_the_request_names_the_manifest_it_wrote_with_its_etag(job_clients, arch
     stubber.add_response("create_job", {"JobId": "00e123a4-c0d8-41f4-a0eb-b46f9ba5b07c"})
 
     with stubber:
-        started = backfill.start_job(
+        started = start(
+            clients,
             source=f"s3://{BUCKET}/2019/",
-            inventory=None,
-            function_arn=FUNCTION,
-            role_arn=ROLE,
             report="s3://job-files/runs/one",
             options={"conf": "0.4", "classes": "dog,cat", "annotate": "true"},
             everything=True,
-            clients=clients,
         )
 
     manifest = started.manifest.location
@@ -175,15 +172,7 @@ def test_an_s3_inventory_report_is_used_as_it_is(job_clients, archive) -> None:
     )
 
     with stubber:
-        started = backfill.start_job(
-            source=None,
-            inventory=f"s3://{BUCKET}/{inventory_key}",
-            function_arn=FUNCTION,
-            role_arn=ROLE,
-            report=None,
-            options={},
-            clients=clients,
-        )
+        started = start(clients, inventory=f"s3://{BUCKET}/{inventory_key}")
 
     assert started.manifest.objects is None
     assert "the objects of the inventory report" in started.describe()
@@ -194,30 +183,14 @@ def test_an_inventory_in_another_format_is_refused_before_any_job(job_clients, a
     archive.put_object(Bucket=BUCKET, Key="inv/manifest.json", Body=b'{"fileFormat": "Parquet"}')
 
     with stubber, pytest.raises(BackfillError, match=r"Parquet.*CSV inventories only"):
-        backfill.start_job(
-            source=None,
-            inventory=f"s3://{BUCKET}/inv/manifest.json",
-            function_arn=FUNCTION,
-            role_arn=ROLE,
-            report=None,
-            options={},
-            clients=clients,
-        )
+        start(clients, inventory=f"s3://{BUCKET}/inv/manifest.json")
 
 
 def test_an_empty_prefix_is_said_before_any_job(job_clients) -> None:
     clients, stubber = job_clients
 
     with stubber, pytest.raises(BackfillError, match="2020/: nothing to do"):
-        backfill.start_job(
-            source=f"s3://{BUCKET}/2020/",
-            inventory=None,
-            function_arn=FUNCTION,
-            role_arn=ROLE,
-            report=None,
-            options={},
-            clients=clients,
-        )
+        start(clients, source=f"s3://{BUCKET}/2020/")
 
 
 def test_a_refused_job_is_one_clear_error(job_clients) -> None:
@@ -227,15 +200,7 @@ def test_a_refused_job_is_one_clear_error(job_clients) -> None:
     )
 
     with stubber, pytest.raises(BackfillError, match=r"cannot create .*: BadRequestException"):
-        backfill.start_job(
-            source=f"s3://{BUCKET}/2019/",
-            inventory=None,
-            function_arn=FUNCTION,
-            role_arn=ROLE,
-            report=None,
-            options={},
-            clients=clients,
-        )
+        start(clients, source=f"s3://{BUCKET}/2019/")
 
 
 def test_status_shows_progress_failures_and_where_the_report_is(job_clients) -> None:

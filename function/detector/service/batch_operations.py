@@ -70,13 +70,13 @@ def is_batch_operations_event(event: Mapping[str, Any]) -> bool:
     return "invocationSchemaVersion" in event and "tasks" in event
 
 
-def answer(event: Mapping[str, Any], process: ProcessTask, settings: Settings) -> dict[str, Any]:
+def answer(event: dict[str, Any], process: ProcessTask, settings: Settings) -> dict[str, Any]:
     """Run each task's object through ``process``; the response Batch Operations expects.
 
     A malformed event raises BadRequestError (the invocation fails, as for any event that
     is not one); everything that happens to one task is in that task's result.
     """
-    invocation = S3BatchOperationEvent(dict(event))
+    invocation = S3BatchOperationEvent(event)
     version = event.get("invocationSchemaVersion")
     if version not in SCHEMA_VERSIONS or not isinstance(event.get("invocationId"), str):
         raise BadRequestError(
@@ -176,10 +176,10 @@ def _id(task: S3BatchOperationTask) -> str:
 
 
 def _check_bucket(upload: Upload, settings: Settings) -> None:
-    # Placeholder until the upload flow refuses buckets it does not serve.
-    bucket = upload.location.bucket
-    if bucket not in settings.input_buckets and bucket != settings.results_bucket:
-        raise ForbiddenError(f"the function does not serve bucket {bucket!r}")
+    # Placeholder until the upload flow refuses the buckets it does not serve (the
+    # hostile-aws branch: Outcome.REFUSED, which _report_record answers as permanent).
+    if upload.location.bucket not in settings.input_buckets:
+        raise ForbiddenError(f"the function does not serve bucket {upload.location.bucket!r}")
 
 
 def _report_record(task_id: str, report: UploadReport) -> S3BatchOperationResponseRecord:
@@ -192,7 +192,8 @@ def _report_record(task_id: str, report: UploadReport) -> S3BatchOperationRespon
         return _record(
             task_id, "PermanentFailure", f"{report.reason}: error document {report.result}"
         )
-    # ABANDONED: S3 refuses even the error document (its key would be too long).
+    # ABANDONED (S3 refuses even the error document: its key would be too long), or
+    # refused: a permanent failure, nothing written.
     return _record(task_id, "PermanentFailure", f"{report.outcome.value}: {report.reason}")
 
 
