@@ -11,11 +11,17 @@ two stay in step.
 
 from __future__ import annotations
 
+import http.client
+import json
+import socket
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import jwt
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
@@ -45,11 +51,18 @@ MAX_TOKEN_BYTES = 8 * 1024
 # HS256 with fewer than 256 bits of secret can be brute-forced offline from one token.
 MIN_SECRET_BYTES = 32
 SECRET_MAX_AGE_SECONDS = 300
-JWKS_LIFESPAN_SECONDS = 300
+JWKS_LIFESPAN_SECONDS = 300.0
 # After an unknown `kid` the JWKS is fetched again at most this often: random kids in
 # forged tokens must not turn us into a traffic amplifier against the identity provider.
 JWKS_REFRESH_COOLDOWN_SECONDS = 30.0
-JWKS_TIMEOUT_SECONDS = 3.0
+# One deadline for the whole fetch (DNS, connect, TLS, headers, body): a per-read timeout
+# lets an endpoint that sends a byte at a time hold a request for ever.
+JWKS_DEADLINE_SECONDS = 3.0
+# After a failed fetch, requests are answered 503 at once for this long (the Retry-After
+# the API sends): a slow endpoint costs one request the deadline, not every request.
+JWKS_RETRY_SECONDS = 5.0
+# Identity providers publish a few kB (a handful of keys); a body past this is refused.
+JWKS_MAX_BYTES = 256 * 1024
 REALM = "detector"
 
 HMAC_ALGORITHMS = frozenset({"HS256"})
@@ -118,7 +131,12 @@ class SecretsManagerKey:
 
 
 class JwksKey:
-    """Public keys from a JWKS endpoint, cached, picked by the token's ``kid``."""
+    """Public keys from a JWKS endpoint, cached, picked by the token's ``kid``.
+
+    Any failure to get a usable key set (unreachable, slow, an HTTP error or a redirect, a
+    body too large, not JSON, no usable key) is an ``AuthUnavailableError`` (503, retry);
+    only a token naming a key the set does not hold is an ``InvalidTokenError``.
+    """
 
     def __init__(
         self,
@@ -126,31 +144,167 @@ class JwksKey:
         algorithms: frozenset[str],
         *,
         cooldown_seconds: float = JWKS_REFRESH_COOLDOWN_SECONDS,
+        deadline_seconds: float = JWKS_DEADLINE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        try:
-            self._client = jwt.PyJWKClient(
-                url,
-                lifespan=JWKS_LIFESPAN_SECONDS,
-                timeout=JWKS_TIMEOUT_SECONDS,
-                cooldown_duration=cooldown_seconds,
-            )
-        except jwt.PyJWKClientError:
-            raise ConfigurationError(f"{JWT_JWKS_URL} must be an http(s) URL") from None
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigurationError(f"{JWT_JWKS_URL} must be an http(s) URL")
+        self._url = url
         self.algorithms = algorithms
+        self._cooldown = cooldown_seconds
+        self._deadline = deadline_seconds
+        self._clock = clock
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at = -float("inf")  # last successful fetch
+        self._attempted_at = -float("inf")  # last fetch, successful or not
+        self._failure: AuthUnavailableError | None = None  # of the last fetch
+        self._lock = threading.Lock()
 
     def key_for(self, token: str, header: Mapping[str, Any]) -> tuple[Any, list[str]]:
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise InvalidTokenError("the token has no key id (kid)")
-        try:
-            signing_key = self._client.get_signing_key(kid)
-        except jwt.PyJWKClientConnectionError:
-            raise AuthUnavailableError("the token signing keys could not be fetched") from None
-        except jwt.PyJWKClientError:
-            raise InvalidTokenError("the token's key id is unknown") from None
+        with self._lock:
+            now = self._clock()
+            if now - self._fetched_at >= JWKS_LIFESPAN_SECONDS:
+                self._refresh(now)
+            elif kid not in self._keys and now - self._attempted_at >= self._cooldown:
+                self._refresh(now)  # perhaps a key rotated in since we fetched
+            key = self._keys.get(kid)
+        if key is None:
+            raise InvalidTokenError("the token's key id is unknown")
         # A JWK may declare its own algorithm; the token must use exactly that one.
-        allowed = self.algorithms & {signing_key.algorithm_name}
-        return signing_key, sorted(allowed)
+        allowed = self.algorithms & {key.algorithm_name}
+        return key, sorted(allowed)
+
+    def _refresh(self, now: float) -> None:
+        if self._failure is not None and now - self._attempted_at < JWKS_RETRY_SECONDS:
+            raise self._failure
+        self._attempted_at = now
+        try:
+            body = http_get(self._url, deadline_seconds=self._deadline, max_bytes=JWKS_MAX_BYTES)
+            keys = signing_keys(body, self.algorithms)
+        except JwksError as error:
+            # The keys fetched before stay in use until their lifespan ends, no longer.
+            self._failure = AuthUnavailableError(
+                f"the token signing keys could not be fetched: {error}; retry later"
+            )
+            raise self._failure from None
+        self._keys, self._fetched_at, self._failure = keys, now, None
+
+
+class JwksError(Exception):
+    """Why the JWKS could not be had, in a few words of ours (never the endpoint's)."""
+
+
+def http_get(url: str, *, deadline_seconds: float, max_bytes: int) -> bytes:
+    """The body of a 200 answer to ``GET url``, all of it within ``deadline_seconds``.
+
+    Socket timeouts bound each read, not the whole answer, so the request runs in a worker
+    thread that the caller waits for at most the deadline; then the connection is shut
+    down, which ends any read the worker is blocked in. (Connecting and the TLS handshake
+    are bounded by the socket timeout, the deadline too; DNS by the resolver's own.)
+    Redirects are not followed (configure the final URL); TLS certificates are verified.
+    Raises ``JwksError``.
+    """
+    parts = urlsplit(url)
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    connection = kind(parts.hostname or "", parts.port, timeout=deadline_seconds)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    outcome: list[bytes | JwksError] = []
+    # A duplicate of the connection's socket: shutting it down reaches the connection even
+    # once http.client has handed the socket over to the response.
+    held: list[socket.socket] = []
+    abandoned = threading.Event()
+
+    def fetch() -> None:
+        try:
+            connection.connect()
+            held.append(connection.sock.dup())
+            if not abandoned.is_set():  # the caller gave up while we connected
+                connection.request("GET", target, headers={"Accept": "application/json"})
+                outcome.append(_body(connection.getresponse(), max_bytes))
+        except JwksError as error:
+            outcome.append(error)
+        except (OSError, http.client.HTTPException) as error:  # ssl.SSLError is an OSError
+            outcome.append(JwksError(f"the JWKS endpoint failed ({type(error).__name__})"))
+        finally:
+            connection.close()
+            for sock in held:
+                sock.close()
+
+    worker = threading.Thread(target=fetch, name="jwks-fetch", daemon=True)
+    worker.start()
+    worker.join(deadline_seconds)
+    if worker.is_alive():
+        abandoned.set()
+        for sock in held:
+            with suppress(OSError):  # closed by the worker meanwhile
+                sock.shutdown(socket.SHUT_RDWR)
+        raise JwksError(f"the JWKS endpoint gave no complete answer within {deadline_seconds:g} s")
+    [result] = outcome
+    if isinstance(result, JwksError):
+        raise result
+    return result
+
+
+def _body(response: http.client.HTTPResponse, max_bytes: int) -> bytes:
+    if response.status != 200:
+        raise JwksError(f"the JWKS endpoint answered HTTP {response.status}")
+    declared = response.getheader("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise JwksError(f"the JWKS is over {max_bytes} bytes")
+    body = response.read(max_bytes + 1)
+    if len(body) > max_bytes:
+        raise JwksError(f"the JWKS is over {max_bytes} bytes")
+    if response.length:  # http.client returns a body cut short of its Content-Length as is
+        raise JwksError("the JWKS answer was cut short")
+    return body
+
+
+# What pyjwt reads of a public JWK, which it trusts to be strings; and what only a private
+# key holds, which has no place in a set of verification keys.
+_JWK_TEXT_FIELDS = ("kty", "kid", "alg", "use", "crv", "n", "e", "x", "y")
+_JWK_PRIVATE_FIELDS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
+
+
+def signing_keys(body: bytes, algorithms: frozenset[str]) -> dict[str, jwt.PyJWK]:
+    """The usable signing keys of a JWKS document, by ``kid``; raises ``JwksError``.
+
+    Keys we cannot use (another type, private, malformed, for encryption) are left out;
+    a set with none left is an error.
+    """
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        raise JwksError("the JWKS is not JSON") from None
+    entries = document.get("keys") if isinstance(document, dict) else None
+    if not isinstance(entries, list):
+        raise JwksError('the JWKS has no "keys" list')
+    keys: dict[str, jwt.PyJWK] = {}
+    for entry in entries:
+        key = _signing_key(entry)
+        if key is not None and key.algorithm_name in algorithms:
+            keys.setdefault(entry["kid"], key)
+    if not keys:
+        raise JwksError(f"the JWKS holds no usable {'/'.join(sorted(algorithms))} signing key")
+    return keys
+
+
+def _signing_key(entry: Any) -> jwt.PyJWK | None:
+    if not isinstance(entry, dict) or entry.get("kty") not in ("RSA", "EC"):
+        return None
+    if not all(isinstance(entry.get(name), str | None) for name in _JWK_TEXT_FIELDS):
+        return None
+    if not entry.get("kid") or entry.get("use", "sig") != "sig":
+        return None
+    if any(name in entry for name in _JWK_PRIVATE_FIELDS):
+        return None
+    try:
+        return jwt.PyJWK(entry)
+    except (jwt.PyJWTError, ValueError, TypeError):
+        return None
 
 
 class TokenVerifier:

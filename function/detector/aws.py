@@ -299,7 +299,7 @@ def _storage_error(exc: Exception, action: str, location: S3Location) -> Storage
     permission = _S3_PERMISSIONS[action]
     if code in _S3_DETAIL:
         detail = _S3_DETAIL[code]
-    elif code.startswith("KMS."):
+    elif kind is _Kind.DENIED and code.startswith("KMS."):
         detail = f"the object's KMS key cannot be used ({code})"
     elif kind is _Kind.NOT_FOUND:
         detail = "no such object"

@@ -43,9 +43,11 @@ JWT_AUDIENCE = "JWT_AUDIENCE"
 JWT_REQUIRED_SCOPE = "JWT_REQUIRED_SCOPE"
 JWT_LEEWAY_SECONDS = "JWT_LEEWAY_SECONDS"
 # --- S3 upload flow ----------------------------------------------------------------------
-INPUT_BUCKETS = "INPUT_BUCKETS"  # comma-separated buckets the API may read images from
+# Comma-separated buckets whose images the function reads: those the API may be sent by
+# reference, and the only ones whose uploads the upload function processes (it needs one).
+INPUT_BUCKETS = "INPUT_BUCKETS"
 UPLOADS_PREFIX = "UPLOADS_PREFIX"
-RESULTS_BUCKET = "RESULTS_BUCKET"  # default: the bucket the image came from
+RESULTS_BUCKET = "RESULTS_BUCKET"  # default: beside the image (see service/uploads.py)
 RESULTS_PREFIX = "RESULTS_PREFIX"
 ANNOTATED_PREFIX = "ANNOTATED_PREFIX"
 ANNOTATE = "ANNOTATE"

@@ -55,7 +55,7 @@ LEFT_TO_DEFAULTS_BY_FUNCTION = {
         settings.JWT_ISSUER: "the S3 path has no tokens",
         settings.JWT_AUDIENCE: "the S3 path has no tokens",
         settings.JWT_REQUIRED_SCOPE: "the S3 path has no tokens",
-        settings.INPUT_BUCKETS: "only API requests name images by reference",
+        settings.RESULTS_BUCKET: "results go beside the uploads, in the stack's bucket",
     },
 }
 ROUTES = {("POST", "/detect"), ("GET", "/model"), ("GET", "/health"), ("GET", "/")}
@@ -182,7 +182,9 @@ def test_results_are_written_where_the_upload_notification_cannot_see_them(sam_t
     # and the function may write under those prefixes only
     [write] = statements_allowing(sam_template["transformed"], "DetectUploads", "s3:PutObject")
     assert evaluate(write["Resource"], PARAMETERS) == [f"{bucket}/{p}*" for p in outputs]
-    assert env[settings.RESULTS_BUCKET] == {"Ref": "UploadsBucket"}
+    # and it serves the stack's bucket only, writing results beside the uploads
+    assert env[settings.INPUT_BUCKETS] == {"Ref": "UploadsBucket"}
+    assert settings.RESULTS_BUCKET not in env
 
 
 def test_only_the_upload_function_writes_to_s3(sam_template):

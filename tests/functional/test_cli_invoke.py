@@ -82,6 +82,7 @@ def test_invoke_writes_the_annotated_jpeg_body_to_a_file(
 def test_an_s3_event_through_sqs_writes_the_result(
     cold, capsys, tmp_path: Path, dog_jpg: Path
 ) -> None:
+    cold.setenv("INPUT_BUCKETS", "photos")
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket="photos")
     s3.put_object(Bucket="photos", Key="uploads/a b+c.jpg", Body=dog_jpg.read_bytes())

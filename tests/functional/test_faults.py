@@ -329,6 +329,7 @@ def test_an_upload_whose_result_cannot_be_written_is_retried_until_it_is(
     handler_env.setenv("AWS_ACCESS_KEY_ID", access.access_key)
     handler_env.setenv("AWS_SECRET_ACCESS_KEY", access.secret_key)
     handler_env.delenv("AWS_SESSION_TOKEN")
+    handler_env.setenv("INPUT_BUCKETS", "uploads-bucket")
     handler_env.setenv("RESULTS_BUCKET", "results-bucket")
     handler = fresh_module("detector.handlers.s3")
     # WHEN the SQS batch is processed THEN the upload's message is reported for a retry
@@ -342,6 +343,8 @@ def test_an_upload_whose_result_cannot_be_written_is_retried_until_it_is(
     assert handler.lambda_handler(batch, lambda_context) == {"batchItemFailures": []}
     monkeypatch.setattr(moto_settings, "INITIAL_NO_AUTH_ACTION_COUNT", float("inf"))
     result = json.loads(
-        s3.get_object(Bucket="results-bucket", Key="detections/uploads/dog.jpg.json")["Body"].read()
+        s3.get_object(
+            Bucket="results-bucket", Key="detections/uploads-bucket/uploads/dog.jpg.json"
+        )["Body"].read()
     )
     assert {"dog", "bicycle"} <= {d["label"] for d in result["detections"]}

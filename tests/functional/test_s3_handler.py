@@ -25,6 +25,7 @@ RESULTS = "detector-results"
 
 @pytest.fixture
 def s3(handler_env: pytest.MonkeyPatch) -> Any:
+    handler_env.setenv("INPUT_BUCKETS", BUCKET)
     client = boto3.client("s3")
     client.create_bucket(Bucket=BUCKET)
     return client
@@ -49,7 +50,9 @@ def upload(s3: Any, key: str, body: bytes, now: datetime = events.EPOCH) -> dict
 
 
 def result_of(s3: Any, key: str, bucket: str = BUCKET) -> dict[str, Any]:
-    body = s3.get_object(Bucket=bucket, Key=f"detections/{key}.json")["Body"].read()
+    """The result of ``key``, beside it; with ``bucket`` a results bucket, the path there."""
+    path = f"detections/{key}.json" if bucket == BUCKET else f"detections/{BUCKET}/{key}.json"
+    body = s3.get_object(Bucket=bucket, Key=path)["Body"].read()
     document: dict[str, Any] = json.loads(body)
     return document
 
@@ -237,8 +240,11 @@ def test_an_sqs_batch_with_one_bad_message_reports_only_that_message(
 
 
 def test_an_sqs_message_whose_results_cannot_be_written_is_the_only_failure(
-    handler, s3, lambda_context, dog_jpg: Path
+    handler_env, s3, lambda_context, dog_jpg: Path
 ) -> None:
+    # GIVEN a served bucket that does not exist: its error result cannot be written either
+    handler_env.setenv("INPUT_BUCKETS", f"{BUCKET},bucket-that-does-not-exist")
+    handler = fresh_module("detector.handlers.s3")
     good = upload(s3, "uploads/a.jpg", dog_jpg.read_bytes())
     lost = events.s3_notification("bucket-that-does-not-exist", "uploads/x.jpg")
     event = events.sqs_event([lost, good])
@@ -269,8 +275,10 @@ def test_when_the_model_cannot_load_the_whole_batch_is_retried(
 
 
 def test_a_direct_event_processes_every_record_before_failing_for_a_bad_one(
-    handler, s3, lambda_context, dog_jpg: Path
+    handler_env, s3, lambda_context, dog_jpg: Path
 ) -> None:
+    handler_env.setenv("INPUT_BUCKETS", f"{BUCKET},bucket-that-does-not-exist")
+    handler = fresh_module("detector.handlers.s3")
     good = upload(s3, "uploads/a.jpg", dog_jpg.read_bytes())
     lost = events.s3_notification("bucket-that-does-not-exist", "uploads/x.jpg")
     event = {"Records": lost["Records"] + good["Records"]}

@@ -21,7 +21,7 @@ from detector.service.uploads import (
 )
 from detector.settings import Settings
 
-SETTINGS = Settings()
+SETTINGS = Settings(input_buckets=frozenset({"b"}))
 ODD_KEYS = [
     "uploads/red flower.jpg",
     "uploads/c++/a+b.jpg",
@@ -120,7 +120,12 @@ def test_results_and_annotations_live_beside_the_upload_or_in_the_results_bucket
         "b", "annotated/uploads/red flower.jpg.jpg"
     )
     elsewhere = Settings(results_bucket="results")
-    assert result_location(upload, elsewhere).bucket == "results"
+    assert result_location(upload, elsewhere) == S3Location(
+        "results", "detections/b/uploads/red flower.jpg.json"
+    )
+    assert annotated_location(upload, elsewhere) == S3Location(
+        "results", "annotated/b/uploads/red flower.jpg.jpg"
+    )
 
 
 def test_the_default_layout_cannot_trigger_itself() -> None:

@@ -32,7 +32,7 @@ from detector.service.uploads import (
     Outcome,
     Upload,
     UploadReport,
-    check_layout,
+    check_configuration,
     process_upload,
     uploads_in_eventbridge,
     uploads_in_notification,
@@ -56,6 +56,7 @@ OUTCOME_LOGS: dict[Outcome, tuple[Callable[..., None], str]] = {
         logger.error,
         "upload failed for good and S3 refuses its result file: nothing written, no retry",
     ),
+    Outcome.REFUSED: (logger.warning, "upload refused: its bucket is not one this function serves"),
 }
 
 
@@ -144,7 +145,7 @@ def event_source(event: Mapping[str, Any]) -> str:
 def handle(event: dict[str, Any], context: LambdaContext) -> Mapping[str, Any]:
     metrics.clear_metrics()  # leftovers of an invocation that recorded none (see api.py)
     try:
-        check_layout(settings)
+        check_configuration(settings)
         if batch_operations.is_batch_operations_event(event):
             metrics.add_dimension(name="route", value="s3-batch-operations")
             return batch_operations.answer(event, process_task, settings)

@@ -186,6 +186,7 @@ def function_environment(model_uri: str, output_dir: Path) -> dict[str, str]:
         settings.MODEL_CACHE_DIR: str(output_dir / "model-cache"),
         settings.JWT_SECRET_ID: JWT_SECRET_NAME,
         settings.JWT_REQUIRED_SCOPE: SCOPE,
+        settings.INPUT_BUCKETS: BUCKET,
         settings.ANNOTATE: "true",
     }
 

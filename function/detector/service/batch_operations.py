@@ -38,7 +38,6 @@ from detector.aws import S3Location
 from detector.errors import (
     BadRequestError,
     DetectorError,
-    ForbiddenError,
     ModelUnavailableError,
     StorageError,
 )
@@ -91,7 +90,7 @@ def answer(event: dict[str, Any], process: ProcessTask, settings: Settings) -> d
         # The job's fault, not the objects': every task fails the same way, nothing is written.
         records = [_failed(task, error) for task in invocation.tasks]
     else:
-        records = [_run(task, options, process, settings) for task in invocation.tasks]
+        records = [_run(task, options, process) for task in invocation.tasks]
     # Powertools' S3BatchOperationResponse.asdict() refuses all but exactly one result;
     # the documented answer is a list with one result per task.
     return {
@@ -135,12 +134,10 @@ def _job_options(invocation: S3BatchOperationEvent, settings: Settings) -> Detec
 
 
 def _run(
-    task: S3BatchOperationTask, options: DetectRequest, process: ProcessTask, settings: Settings
+    task: S3BatchOperationTask, options: DetectRequest, process: ProcessTask
 ) -> S3BatchOperationResponseRecord:
     try:
-        upload = task_upload(task)
-        _check_bucket(upload, settings)
-        report = process(upload, options)
+        report = process(task_upload(task), options)
     except DetectorError as error:
         return _failed(task, error)
     except Exception:
@@ -175,13 +172,6 @@ def _id(task: S3BatchOperationTask) -> str:
     return str(task.get("taskId", ""))
 
 
-def _check_bucket(upload: Upload, settings: Settings) -> None:
-    # Placeholder until the upload flow refuses the buckets it does not serve (the
-    # hostile-aws branch: Outcome.REFUSED, which _report_record answers as permanent).
-    if upload.location.bucket not in settings.input_buckets:
-        raise ForbiddenError(f"the function does not serve bucket {upload.location.bucket!r}")
-
-
 def _report_record(task_id: str, report: UploadReport) -> S3BatchOperationResponseRecord:
     if report.outcome is Outcome.DETECTED:
         return _record(task_id, "Succeeded", str(report.result))
@@ -192,8 +182,8 @@ def _report_record(task_id: str, report: UploadReport) -> S3BatchOperationRespon
         return _record(
             task_id, "PermanentFailure", f"{report.reason}: error document {report.result}"
         )
-    # ABANDONED (S3 refuses even the error document: its key would be too long), or
-    # refused: a permanent failure, nothing written.
+    # REFUSED (a bucket outside INPUT_BUCKETS), ABANDONED (S3 refuses even the error
+    # document: its key would be too long): nothing was written, and never will be.
     return _record(task_id, "PermanentFailure", f"{report.outcome.value}: {report.reason}")
 
 

@@ -2,12 +2,16 @@
 
 Event records in, ``Upload`` values out: S3 notifications (direct, or as the body of an SQS
 message) and EventBridge "Object Created" events. Keys arrive URL-encoded ("red flower.jpg"
-is "red+flower.jpg", "+" is "%2B"); they are decoded here and nowhere else.
+is "red+flower.jpg", "+" is "%2B"); they are decoded here and nowhere else. Only uploads to
+the buckets in ``INPUT_BUCKETS`` are processed; an event naming another bucket is refused.
 
-For ``uploads/a.jpg`` the result is ``detections/uploads/a.jpg.json`` (and with annotation on,
-``annotated/uploads/a.jpg.jpg``), in the results bucket or the upload's own bucket. The
-result path depends only on bucket and key and the file records the version it describes,
-so a redelivered event rewrites the same file: processing is idempotent.
+For ``uploads/a.jpg`` in bucket ``photos`` the result is ``detections/uploads/a.jpg.json``
+(and with annotation on, ``annotated/uploads/a.jpg.jpg``) beside the upload, in ``photos``;
+with a results bucket set, ``detections/photos/uploads/a.jpg.json`` there: several buckets'
+uploads share it and their keys may be equal, so the path starts with the source bucket
+(bucket names hold no "/", so no two sources share a path). The result path depends only
+on bucket and key and the file records the version it describes, so a redelivered event
+rewrites the same file: processing is idempotent.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from detector.pipeline import annotate
 from detector.pipeline.engine import DetectionResult
 from detector.service.documents import class_names, source_document, upload_result_document
 from detector.service.request import DetectRequest
-from detector.settings import Settings
+from detector.settings import INPUT_BUCKETS, Settings
 
 JSON_CONTENT_TYPE = "application/json"
 MAX_RESULT_BYTES = 16 * 1024 * 1024  # a result with 10,000 detections is about 1.5 MB
@@ -72,6 +76,7 @@ class Outcome(Enum):
     # limit): nothing is written, nothing retried; the log line is all that is left.
     ABANDONED = "abandoned"
     SKIPPED = "skipped"  # not ours to process: outside the uploads prefix, or our own output
+    REFUSED = "refused"  # a bucket outside INPUT_BUCKETS: not processed, not retried
 
 
 @dataclass(frozen=True)
@@ -137,6 +142,16 @@ def _upload(
 
 
 # --- where results go -------------------------------------------------------------------------
+def check_configuration(settings: Settings) -> None:
+    """Refuse settings the upload function cannot run with: no bucket to serve, or a layout
+    whose outputs could count as uploads."""
+    if not settings.input_buckets:
+        raise ConfigurationError(
+            f"the upload function processes uploads to the buckets in {INPUT_BUCKETS}: none is set"
+        )
+    check_layout(settings)
+
+
 def check_layout(settings: Settings, source_bucket: str | None = None) -> None:
     """Refuse prefixes with which our outputs could count as uploads (a trigger loop).
 
@@ -175,13 +190,19 @@ def skip_reason(upload: Upload, settings: Settings, *, any_prefix: bool = False)
 
 
 def result_location(upload: Upload, settings: Settings) -> S3Location:
-    bucket = settings.results_bucket or upload.location.bucket
-    return S3Location(bucket, f"{settings.results_prefix}{upload.location.key}.json")
+    return _output_location(upload, settings, settings.results_prefix, ".json")
 
 
 def annotated_location(upload: Upload, settings: Settings) -> S3Location:
-    bucket = settings.results_bucket or upload.location.bucket
-    return S3Location(bucket, f"{settings.annotated_prefix}{upload.location.key}.jpg")
+    return _output_location(upload, settings, settings.annotated_prefix, ".jpg")
+
+
+def _output_location(upload: Upload, settings: Settings, prefix: str, suffix: str) -> S3Location:
+    """Beside the upload; or in the results bucket, under the name of the upload's bucket."""
+    source = upload.location
+    if settings.results_bucket is None:
+        return S3Location(source.bucket, f"{prefix}{source.key}{suffix}")
+    return S3Location(settings.results_bucket, f"{prefix}{source.bucket}/{source.key}{suffix}")
 
 
 # --- processing -------------------------------------------------------------------------------
@@ -206,6 +227,8 @@ def process_upload(
     unknown class is a BadRequestError), else the settings' defaults. ``any_prefix``: see
     :func:`skip_reason`.
     """
+    if upload.location.bucket not in settings.input_buckets:
+        return UploadReport(upload, Outcome.REFUSED, reason=f"the bucket is not in {INPUT_BUCKETS}")
     check_layout(settings, upload.location.bucket)
     reason = skip_reason(upload, settings, any_prefix=any_prefix)
     if reason:

@@ -35,6 +35,7 @@ KEY_TEXT = st.text(
 
 @pytest.fixture
 def s3(handler_env: pytest.MonkeyPatch) -> Any:
+    handler_env.setenv("INPUT_BUCKETS", BUCKET)
     client = boto3.client("s3")
     client.create_bucket(Bucket=BUCKET)
     return client
