@@ -21,13 +21,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
-import io
 import json
+import logging
 import os
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -481,32 +481,19 @@ def run_local(
 ) -> LocalSummary:
     """Every listed object through the upload handler, as Batch Operations would send it.
 
-    The handler starts cold in this process with its settings from the environment
-    (without MODEL_URI: the sample model); boto3 goes to ``AWS_ENDPOINT_URL`` when set.
-    ``progress`` gets a progress line when it is a terminal, and one line per failure.
+    See :func:`local_function`. ``progress`` gets a progress line when it is a terminal,
+    and one line per failure.
     """
     from detector.aws import AwsClients  # noqa: PLC0415 - keep --help fast
-    from detector.local import events  # noqa: PLC0415
-    from detector.local.context import LocalContext  # noqa: PLC0415
-    from detector.local.demo import environment  # noqa: PLC0415
 
     bucket, prefix = parse_prefix(source)
     keys = list_objects(AwsClients().s3, bucket, prefix, everything=everything)
     summary = LocalSummary(source)
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(environment(_local_function_environment(os.environ, bucket)))
-        # The function's own output (JSON logs, EMF metrics) stays out of ours; its logger
-        # binds to whatever stdout is when the handler module is imported.
-        log = stack.enter_context(
-            function_log.open("w", encoding="utf-8") if function_log else io.StringIO()
-        )
-        stack.enter_context(contextlib.redirect_stdout(log))
-        handler = _cold_handler()
+    with local_function(bucket, function_log) as invoke:
         started = time.perf_counter()
         for index, key in enumerate(keys, 1):
-            event = events.batch_operations_event(bucket, key, user_arguments=options)
             invoked = time.perf_counter()
-            [result] = handler.lambda_handler(event, LocalContext())["results"]
+            result = invoke(key, options)
             done = time.perf_counter()
             summary.task_seconds.append(done - invoked)
             summary.seconds = done - started
@@ -520,6 +507,37 @@ def run_local(
     return summary
 
 
+@contextlib.contextmanager
+def local_function(
+    bucket: str, function_log: Path | None = None
+) -> Iterator[Callable[[str, Mapping[str, str]], dict[str, Any]]]:
+    """``invoke(key, options)``: one object of ``bucket`` through the upload handler.
+
+    The handler starts cold in this process with its settings from the environment
+    (without MODEL_URI: the sample model; without INPUT_BUCKETS: ``bucket``); boto3 goes
+    to ``AWS_ENDPOINT_URL`` when it is set. ``invoke`` sends the S3 Batch Operations event
+    (schema 2.0, the options as userArguments) and returns the task's result.
+    """
+    from detector.local import events  # noqa: PLC0415 - keep --help fast
+    from detector.local.context import LocalContext  # noqa: PLC0415
+    from detector.local.demo import environment  # noqa: PLC0415
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(environment(_local_function_environment(os.environ, bucket)))
+        # The function's own output (JSON logs, EMF metrics) stays out of ours.
+        log = stack.enter_context((function_log or Path(os.devnull)).open("w", encoding="utf-8"))
+        stack.enter_context(contextlib.redirect_stdout(log))
+        handler = _cold_handler()
+        stack.enter_context(_logging_to(handler.logger.registered_handler, log))
+
+        def invoke(key: str, options: Mapping[str, str]) -> dict[str, Any]:
+            event = events.batch_operations_event(bucket, key, user_arguments=options)
+            [result] = handler.lambda_handler(event, LocalContext())["results"]
+            return dict(result)
+
+        yield invoke
+
+
 def _local_function_environment(environ: Mapping[str, str], bucket: str) -> dict[str, str]:
     """What ``--local`` needs and the user left unset: a model, the bucket to serve."""
     from detector import settings  # noqa: PLC0415
@@ -531,6 +549,20 @@ def _local_function_environment(environ: Mapping[str, str], bucket: str) -> dict
         wanted[settings.MODEL_URI] = str(samples.sample_model_path())
         wanted[settings.MODEL_NAMES_FILE] = str(samples.sample_names_path())
     return {name: value for name, value in wanted.items() if not environ.get(name)}
+
+
+@contextlib.contextmanager
+def _logging_to(handler: logging.Handler, stream: TextIO) -> Iterator[None]:
+    """Powertools keeps one log handler per service for the whole process, bound to the
+    stdout of the first import: point it at ``stream`` for the block."""
+    if not isinstance(handler, logging.StreamHandler):
+        yield
+        return
+    previous = handler.setStream(stream)
+    try:
+        yield
+    finally:
+        handler.setStream(previous)
 
 
 def _cold_handler() -> Any:

@@ -185,12 +185,12 @@ def test_the_backfill_section_reports_throughput_over_the_images_it_was_given(ro
     assert measured(rows, "backfill") == {
         ("coco-val64 (2 JPEGs), 1 thread(s)", name)
         for name in (
-            "images/s, whole run",
-            "images/s, warm (after the first)",
+            "images/s, the command's run",
             "first image (cold start)",
             "warm image median",
-            "engine alone, same images",
-            "ratio warm backfill / engine alone",
+            "images/s, warm median",
+            "engine alone median, same images",
+            "ratio warm image / engine alone",
         )
     }
 
