@@ -313,3 +313,27 @@ def test_local_runs_the_handler_over_the_listing_on_the_local_endpoint(
     logged = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
     outcomes = [line["outcome"] for line in logged if "outcome" in line]
     assert sorted(outcomes) == ["detected"] * 6 + ["failed"]
+
+
+class Terminal(io.StringIO):
+    """What a person's stderr is: a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_local_draws_a_progress_bar_and_clears_it(dog_jpg: Path) -> None:
+    with LocalAws() as aws, aws.activated():
+        s3 = aws.client("s3")
+        s3.create_bucket(Bucket=BUCKET)
+        for name in ("a.jpg", "b.jpg"):
+            s3.put_object(Bucket=BUCKET, Key=f"p/{name}", Body=dog_jpg.read_bytes())
+        terminal = Terminal()
+
+        summary = backfill.run_local(f"s3://{BUCKET}/p/", options={}, progress=terminal)
+
+    assert (summary.processed, summary.failed) == (2, 0)
+    drawn = terminal.getvalue()
+    assert "\r[###############...............] 1/2" in drawn
+    assert "\r[##############################] 2/2" in drawn
+    assert drawn.endswith("\r\033[K")  # the line is cleared for what comes next
