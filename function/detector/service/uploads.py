@@ -30,8 +30,8 @@ from detector.errors import (
     ConfigurationError,
     DetectorError,
     PayloadTooLargeError,
-    StorageAccessDeniedError,
     StorageArchivedError,
+    StorageError,
     StorageNotFoundError,
     StorageRefusedError,
     UnsupportedMediaTypeError,
@@ -47,16 +47,13 @@ from detector.settings import INPUT_BUCKETS, Settings
 JSON_CONTENT_TYPE = "application/json"
 MAX_RESULT_BYTES = 16 * 1024 * 1024  # a result with 10,000 detections is about 1.5 MB
 JPEG_CONTENT_TYPE = "image/jpeg"
-# Reading or decoding the upload failed for good: it gets a result file that says why, and
-# no retry. Every storage error but StorageUnavailableError (aws.is_transient) is here.
+# Decoding the upload failed for good: it gets a result file that says why, and no retry.
+# So does reading it, for every storage error that is not transient (aws.is_transient):
+# deleted again before we got to it, archived, unreadable with our role or KMS key, ...
 UPLOAD_ERRORS: tuple[type[DetectorError], ...] = (
     BadRequestError,  # includes InvalidImageError: not an image, or an unsupported one
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
-    StorageNotFoundError,  # deleted again before we got to it
-    StorageAccessDeniedError,  # e.g. encrypted with a KMS key we may not use
-    StorageArchivedError,  # in GLACIER or DEEP_ARCHIVE: restore it, upload it again
-    StorageRefusedError,  # e.g. a key S3 will not serve
 )
 
 
@@ -261,7 +258,9 @@ def _process(
         obj = aws.get_object(s3, upload.location, max_bytes=settings.max_image_bytes)
         source = source_document(upload.location, info=obj.info, sequencer=upload.sequencer)
         result = model.detect(loaded, obj.body, options)
-    except UPLOAD_ERRORS as error:
+    except DetectorError as error:
+        if not _fault_of_the_upload(error):
+            raise
         return _failed(s3, upload, target, source, error)
     try:
         annotated = (
@@ -276,6 +275,13 @@ def _process(
     document = upload_result_document(source, result=result, model=loaded, annotated=annotated)
     _write_json(s3, target, document)
     return UploadReport(upload, Outcome.DETECTED, detections=len(result.detections), result=target)
+
+
+def _fault_of_the_upload(error: DetectorError) -> bool:
+    """Reading or decoding the upload failed, and no retry can do better."""
+    if isinstance(error, StorageError):
+        return not aws.is_transient(error)
+    return isinstance(error, UPLOAD_ERRORS)
 
 
 def _later_result_exists(s3: S3Client, target: S3Location, upload: Upload) -> bool:
