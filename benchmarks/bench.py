@@ -45,6 +45,11 @@ Sections:
   JPEG's and progressive JPEG's; each decoded once in a fresh process (``bench_probe.py
   decode``): its decode time and how far its peak RSS rose, also against the image's
   size as packed 8-bit RGB. And two images over the limits: how soon they are refused.
+- ``backfill``: ``detector backfill --local`` over the COCO JPEGs in a bucket of the local
+  S3 endpoint (moto's server on 127.0.0.1): the upload handler cold in this process, one
+  S3 Batch Operations event per image, each image read from and its result written to
+  that endpoint. Images/s of the command's run (the cold start included); then the warm
+  handler interleaved image by image with the engine alone on the same images.
 
     python -m benchmarks.bench                      # everything (about 10 minutes on 2 CPUs)
     python -m benchmarks.bench cold warm cost --cold-starts 3 --rounds 1 --out build/b.json
@@ -52,6 +57,7 @@ Sections:
     python -m benchmarks.bench sealed --mib 2200
     python -m benchmarks.bench runtime --rounds 5
     python -m benchmarks.bench hostile --pixels 12000000
+    python -m benchmarks.bench backfill --threads 1
 """
 
 from __future__ import annotations
@@ -80,8 +86,10 @@ from PIL import Image
 from benchmarks import bench_probe
 from detector.auth import TokenVerifier
 from detector.aws import AwsClients
+from detector.commands import backfill
 from detector.cpus import cpu_count
 from detector.local import samples, tokens
+from detector.local.demo import environment
 from detector.local.events import api_event
 from detector.local.jwks import serve_jwks
 from detector.local.packing import describe_model
@@ -953,6 +961,51 @@ def hostile_section(pixels: int) -> list[Row]:
     return rows
 
 
+def backfill_section(
+    images: int | None = None, threads: int | None = None, rounds: int = 3
+) -> list[Row]:
+    """``detector backfill --local`` over the COCO JPEGs (the first ``images`` of them).
+
+    First the command's own run (``run_local``: the handler cold, then every image once).
+    Then the warm handler, one Batch Operations event per image, interleaved image by image
+    with the engine alone on the same bytes (same threads): what the event, the S3 read
+    and the result write on the local endpoint, the logs and the metrics add to detection.
+    """
+    from detector.local.s3server import LocalAws  # noqa: PLC0415
+
+    photos = sorted((samples.coco_dir() / "images").glob("*.jpg"))[:images]
+    bodies = {f"coco/{photo.name}": photo.read_bytes() for photo in photos}
+    threads_used = threads or cpu_count()
+    detector = Detector.from_bytes(samples.sample_model_path().read_bytes(), threads=threads_used)
+    with LocalAws() as local, local.activated(), environment({"ORT_THREADS": str(threads_used)}):
+        s3 = local.client("s3")
+        s3.create_bucket(Bucket="bench-backfill")
+        for key, body in bodies.items():
+            s3.put_object(Bucket="bench-backfill", Key=key, Body=body)
+        summary = backfill.run_local("s3://bench-backfill/coco/", options={})
+        if summary.failed or summary.processed != len(photos):
+            raise RuntimeError(f"backfill: {summary.describe()}")
+        with backfill.local_function("bench-backfill") as invoke:
+            for key in list(bodies)[:3]:  # warm-up: the model loads, first runs allocate
+                invoke(key, {})
+                detector.detect(bodies[key])
+            task, engine = interleaved(
+                list(bodies),
+                (lambda key: invoke(str(key), {}), lambda key: detector.detect(bodies[str(key)])),
+                rounds,
+            )
+    case = f"coco-val64 ({len(photos)} JPEGs), {threads_used} thread(s)"
+    task_ms, engine_ms = median_ms(task), median_ms(engine)
+    return [
+        Row("backfill", case, "images/s, the command's run", summary.images_per_second, "img/s"),
+        Row("backfill", case, "first image (cold start)", summary.task_seconds[0] * 1000, "ms"),
+        Row("backfill", case, "warm image median", task_ms, "ms"),
+        Row("backfill", case, "images/s, warm median", 1000 / task_ms, "img/s"),
+        Row("backfill", case, "engine alone median, same images", engine_ms, "ms"),
+        Row("backfill", case, "ratio warm image / engine alone", task_ms / engine_ms, "x"),
+    ]
+
+
 SECTIONS: dict[str, Callable[[argparse.Namespace, list[Row]], list[Row]]] = {
     "engine": lambda args, _: engine_section(rounds=args.rounds, threads=args.threads),
     "threads": lambda args, _: threads_section(rounds=args.rounds),
@@ -971,6 +1024,9 @@ SECTIONS: dict[str, Callable[[argparse.Namespace, list[Row]], list[Row]]] = {
     ),
     "runtime": lambda args, _: runtime_section(rounds=args.rounds, images=args.runtime_images),
     "hostile": lambda args, _: hostile_section(pixels=args.pixels),
+    "backfill": lambda args, _: backfill_section(
+        images=args.images, threads=args.threads, rounds=args.rounds
+    ),
 }
 
 
@@ -998,6 +1054,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--warm-samples", type=int, default=WARM_SAMPLES, help="warm: images per case and round"
     )
     parser.add_argument("--mib", type=int, default=256, help="sealed: payload size in MiB")
+    parser.add_argument("--images", type=int, help="backfill: the first N COCO images (all 64)")
     parser.add_argument(
         "--preprocess-images", type=int, default=0, help="preprocess: the first N COCO (all)"
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import enum
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -244,6 +245,17 @@ def put_object(
     return _info(response, len(body))
 
 
+def list_keys(s3: S3Client, bucket: str, prefix: str = "") -> Iterator[str]:
+    """Every key under ``prefix``, in S3's order (ListObjectsV2, page by page); StorageError."""
+    try:
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for page in pages:
+            for item in page.get("Contents", []):
+                yield item["Key"]
+    except (BotoCoreError, ClientError) as exc:
+        raise _storage_error(exc, "list", S3Location(bucket, prefix)) from None
+
+
 def _read_body(response: dict[str, Any], location: S3Location, max_bytes: int | None) -> S3Object:
     size = int(response.get("ContentLength", 0))
     if max_bytes is not None and size > max_bytes:
@@ -283,7 +295,7 @@ def _shown(location: S3Location) -> str:
 
 def _storage_error(exc: Exception, action: str, location: S3Location) -> StorageError:
     kind, code = _classify(exc)
-    permission = "s3:GetObject" if action == "read" else "s3:PutObject"
+    permission = _S3_PERMISSIONS[action]
     if code in _S3_DETAIL:
         detail = _S3_DETAIL[code]
     elif kind is _Kind.DENIED and code.startswith("KMS."):
@@ -537,6 +549,7 @@ _STORAGE_ERRORS: dict[_Kind, type[StorageError]] = {
     _Kind.NO_CREDENTIALS: StorageUnavailableError,
 }
 
+_S3_PERMISSIONS = {"read": "s3:GetObject", "write": "s3:PutObject", "list": "s3:ListBucket"}
 # What S3 means by a permanent code, in our words (its own messages are not passed on).
 _S3_DETAIL = {
     "NoSuchBucket": "the bucket does not exist",

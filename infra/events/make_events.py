@@ -22,6 +22,7 @@ from detector.local import events  # noqa: E402
 PLACEHOLDER_TOKEN = "REPLACE.WITH.TOKEN"
 BUCKET = "detector-uploads-123456789012"
 KEY = "uploads/street photos/dog+bike 1.jpg"
+ARCHIVE_KEY = "archive/2019/street photos/dog+bike 1.jpg"
 
 
 def build() -> dict[str, dict[str, Any]]:
@@ -68,6 +69,10 @@ def build() -> dict[str, dict[str, Any]]:
         "sqs-s3-put": events.sqs_event([notification]),
         "eventbridge-s3": events.eventbridge_event(
             BUCKET, KEY, size=len(image), version_id="3sL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
+        ),
+        "s3-batch-operations-1": events.batch_operations_event(BUCKET, ARCHIVE_KEY, schema="1.0"),
+        "s3-batch-operations-2": events.batch_operations_event(
+            BUCKET, ARCHIVE_KEY, user_arguments={"conf": "0.3", "classes": "person,dog"}
         ),
     }
 

@@ -35,6 +35,8 @@ SMALLEST = [
     "1",
     "--pixels",
     "40000",
+    "--images",
+    "2",
 ]
 
 
@@ -77,6 +79,7 @@ def test_every_section_reports_finite_figures_positive_but_for_differences(rows)
         "preprocess",
         "runtime",
         "hostile",
+        "backfill",
     }
     for row in rows:
         assert math.isfinite(row["value"]), row
@@ -236,6 +239,21 @@ def test_the_hostile_section_reports_time_and_memory_of_normal_worst_and_refused
         cases,
         ("file size", "decode time", "peak RSS growth", "peak RSS growth / RGB size"),
     )
+
+
+@pytest.mark.slow
+def test_the_backfill_section_reports_throughput_over_the_images_it_was_given(rows):
+    assert measured(rows, "backfill") == {
+        ("coco-val64 (2 JPEGs), 1 thread(s)", name)
+        for name in (
+            "images/s, the command's run",
+            "first image (cold start)",
+            "warm image median",
+            "images/s, warm median",
+            "engine alone median, same images",
+            "ratio warm image / engine alone",
+        )
+    }
 
 
 def test_the_benchmark_refuses_an_unknown_section(tmp_path: Path) -> None:

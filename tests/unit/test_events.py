@@ -107,6 +107,7 @@ def test_handler_kind_tells_http_requests_from_upload_events() -> None:
     assert events.handler_kind(events.api_event("url", "GET", "/health")) == "api"
     assert events.handler_kind(events.s3_notification("b", "k")) == "s3"
     assert events.handler_kind(events.eventbridge_event("b", "k")) == "s3"
+    assert events.handler_kind(events.batch_operations_event("b", "k")) == "s3"
 
 
 def test_the_sample_events_in_infra_are_what_the_builders_make(tmp_path: Path) -> None:
@@ -115,6 +116,6 @@ def test_the_sample_events_in_infra_are_what_the_builders_make(tmp_path: Path) -
 
     # THEN every committed sample is byte for byte what it writes
     names = sorted(path.name for path in tmp_path.glob("*.json"))
-    assert len(names) == 8
+    assert len(names) == 10
     for name in names:
         assert (SAMPLES / name).read_text() == (tmp_path / name).read_text(), name

@@ -95,6 +95,21 @@ def test_skip_reason(key: str, reason: str | None) -> None:
     assert skip_reason(Upload(S3Location("b", key)), SETTINGS) == reason
 
 
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("other/a.jpg", None),
+        ("a.jpg", None),
+        ("detections/uploads/a.jpg.json", "one of our own outputs"),
+        ("other/folder/", "a folder marker"),
+    ],
+)
+def test_objects_named_on_purpose_may_be_under_any_prefix_but_our_outputs(
+    key: str, reason: str | None
+) -> None:
+    assert skip_reason(Upload(S3Location("b", key)), SETTINGS, any_prefix=True) == reason
+
+
 def test_results_and_annotations_live_beside_the_upload_or_in_the_results_bucket() -> None:
     upload = Upload(S3Location("b", "uploads/red flower.jpg", "v1"))
 

@@ -17,19 +17,20 @@ import sys
 from collections.abc import Callable, Sequence
 
 from detector import __version__
-from detector.commands import detect, events, model, samples, serve, token
+from detector.commands import backfill, detect, events, model, samples, serve, token
 from detector.commands.options import KEY_OPTIONS
 from detector.commands.outcome import EXIT_FAILED, EXIT_INTERRUPTED
 from detector.errors import DetectorError, KeySourceMissingError
 
-GROUPS = (samples, serve, detect, token, model, events)
+GROUPS = (samples, serve, detect, token, model, events, backfill)
 
 Run = Callable[[argparse.Namespace], int]
 
 DESCRIPTION = """\
 YOLO object detection as an AWS Lambda function, and the tools around it: try it on this
 machine (demo, serve, detect), seal a model for S3 (keygen, pack, inspect, upload), mint
-tokens for its API (token), and run its handlers on Lambda events (event, invoke).
+tokens for its API (token), run its handlers on Lambda events (event, invoke), and run
+detection over images already in S3 (backfill).
 `detector COMMAND --help` says more about each command.
 """
 EPILOG = """\

@@ -1,10 +1,12 @@
-"""The S3 upload entry point: S3 notifications direct, through SQS, or from EventBridge.
+"""The S3 upload entry point: S3 notifications direct, through SQS, or from EventBridge,
+and S3 Batch Operations tasks (``detector backfill``).
 
 Through SQS each message is one record of a partial batch (Powertools' batch utility): a
 record that fails is reported in ``batchItemFailures`` and retried alone. Direct and
 EventBridge invocations process every upload, then fail the invocation if any upload
 failed for a reason worth a retry (results are idempotent, so a retry redoes no harm).
 Every upload, and every failure, logs exactly one structured line saying what became of it.
+Batch Operations gets one result per task (detector.service.batch_operations).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from detector import observability
 from detector.aws import AwsClients
 from detector.errors import BadRequestError, DetectorError
 from detector.observability import MeasuredModel
+from detector.service import batch_operations
+from detector.service.request import DetectRequest
 from detector.service.uploads import (
     Outcome,
     Upload,
@@ -57,10 +61,9 @@ OUTCOME_LOGS: dict[Outcome, tuple[Callable[..., None], str]] = {
 
 
 def process(upload: Upload) -> UploadReport:
-    location = upload.location
-    logger.append_keys(bucket=location.bucket, key=location.key, version_id=location.version_id)
+    """An upload of a notification: what fails here is retried, and logged as such."""
     try:
-        report = process_upload(upload, model, clients.s3, settings)
+        return run_upload(upload)
     except DetectorError as error:
         logger.error(
             "upload failed; it will be retried",
@@ -72,6 +75,25 @@ def process(upload: Upload) -> UploadReport:
             "upload failed unexpectedly; it will be retried", extra={"outcome": "retry"}
         )
         raise
+
+
+def process_task(upload: Upload, request: DetectRequest) -> UploadReport:
+    """A Batch Operations task names its object on purpose: any key, the job's options.
+
+    What fails here becomes the task's result; batch_operations logs it with its code.
+    """
+    return run_upload(upload, request=request, any_prefix=True)
+
+
+def run_upload(
+    upload: Upload, *, request: DetectRequest | None = None, any_prefix: bool = False
+) -> UploadReport:
+    """process_upload, the object named on every log line and one line for its outcome."""
+    location = upload.location
+    logger.append_keys(bucket=location.bucket, key=location.key, version_id=location.version_id)
+    report = process_upload(
+        upload, model, clients.s3, settings, request=request, any_prefix=any_prefix
+    )
     log, message = OUTCOME_LOGS[report.outcome]
     log(
         message,
@@ -130,9 +152,12 @@ def uploads_in_event(event: Mapping[str, Any], source: str) -> list[Upload]:
 
 def handle(event: dict[str, Any], context: LambdaContext) -> Mapping[str, Any]:
     metrics.clear_metrics()  # leftovers of an invocation that recorded none (see api.py)
-    metrics.add_dimension(name="route", value="s3-upload")
     try:
         check_configuration(settings)
+        if batch_operations.is_batch_operations_event(event):
+            metrics.add_dimension(name="route", value="s3-batch-operations")
+            return batch_operations.answer(event, process_task, settings)
+        metrics.add_dimension(name="route", value="s3-upload")
         source = event_source(event)
         # SQS messages are parsed one by one, as records of the batch
         uploads = [] if source == "aws:sqs" else uploads_in_event(event, source)

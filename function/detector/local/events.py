@@ -2,7 +2,9 @@
 
 * API Gateway REST API (payload 1.0), HTTP API (payload 2.0), Lambda Function URL;
 * S3 notifications (keys URL-encoded as S3 does it: "red flower.jpg" -> "red+flower.jpg"),
-  the same wrapped in SQS messages, and EventBridge "Object Created" events.
+  the same wrapped in SQS messages, and EventBridge "Object Created" events;
+* S3 Batch Operations ``LambdaInvoke`` events, schema 1.0 and 2.0 (keys URL-encoded as in
+  the job's manifest: "red flower.jpg" -> "red%20flower.jpg").
 
 Binary bodies are base64 with ``isBase64Encoded: true`` (what API Gateway does for binary
 media types and HTTP APIs/Function URLs do for non-text bodies); JSON stays text.
@@ -23,6 +25,7 @@ from urllib.parse import quote_plus, urlencode
 
 from detector.errors import BadRequestError
 from detector.local.tokens import mint_token
+from detector.service.batch_operations import encode_key
 from detector.settings import Settings
 
 ApiKind = Literal["rest", "http", "url"]
@@ -271,6 +274,44 @@ def eventbridge_event(
             "reason": "PutObject",
         },
     }
+
+
+def batch_operations_event(
+    bucket: str,
+    key: str,
+    *,
+    version_id: str | None = None,
+    schema: Literal["1.0", "2.0"] = "2.0",
+    user_arguments: Mapping[str, str] | None = None,
+    job_id: str = "f3cc4f60-61f6-4a2b-8a21-d07600c373ce",
+) -> dict[str, Any]:
+    """What an S3 Batch Operations job sends for one object; ``key`` given decoded, sent encoded.
+
+    Schema 1.0 names the bucket by ARN and has no ``userArguments``; 2.0 names it and has.
+    """
+    task: dict[str, Any] = {
+        "taskId": _token_id(f"{job_id}/{bucket}/{key}/{version_id}"),
+        "s3Key": encode_key(key),
+        "s3VersionId": version_id,
+    }
+    job: dict[str, Any] = {"id": job_id}
+    if schema == "1.0":
+        task["s3BucketArn"] = f"arn:aws:s3:::{bucket}"
+    else:
+        task["s3Bucket"] = bucket
+        job["userArguments"] = dict(user_arguments or {})
+    return {
+        "invocationSchemaVersion": schema,
+        "invocationId": _token_id(f"invocation/{task['taskId']}"),
+        "job": job,
+        "tasks": [task],
+    }
+
+
+def _token_id(seed: str) -> str:
+    """An opaque base64 id, as Batch Operations' task and invocation ids look; stable per seed."""
+    digest = hashlib.sha256(seed.encode()).digest()[:24]
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 def _rest_event(request: _Request, stage: str) -> dict[str, Any]:

@@ -141,6 +141,14 @@ def base64_size(size: int) -> int:
     return 4 * ((size + 2) // 3)
 
 
+def parse_options(options: Mapping[str, Any]) -> DetectRequest:
+    """Detection options without an image, checked as ``/detect`` checks them (400).
+
+    What S3 Batch Operations' ``userArguments`` and ``detector backfill --option`` carry.
+    """
+    return _with_options(image=None, source=None, options=options, accept=None)
+
+
 def class_ids(classes: Sequence[str | int], class_names: Sequence[str]) -> frozenset[int]:
     """Class names (case-insensitive) or ids into ids of ``class_names``; 400 if unknown."""
     by_name = {name.lower(): index for index, name in enumerate(class_names)}

@@ -39,8 +39,9 @@ from detector.errors import (
 from detector.model.store import LoadedModel
 from detector.observability import MeasuredModel
 from detector.pipeline import annotate
-from detector.pipeline.engine import DetectionResult, DetectOptions
-from detector.service.documents import source_document, upload_result_document
+from detector.pipeline.engine import DetectionResult
+from detector.service.documents import class_names, source_document, upload_result_document
+from detector.service.request import DetectRequest
 from detector.settings import INPUT_BUCKETS, Settings
 
 JSON_CONTENT_TYPE = "application/json"
@@ -169,12 +170,16 @@ def check_layout(settings: Settings, source_bucket: str | None = None) -> None:
             )
 
 
-def skip_reason(upload: Upload, settings: Settings) -> str | None:
-    """Why this object is not ours to process, or None."""
+def skip_reason(upload: Upload, settings: Settings, *, any_prefix: bool = False) -> str | None:
+    """Why this object is not ours to process, or None.
+
+    ``any_prefix``: the object was named on purpose (an S3 Batch Operations task), so it
+    need not be under the uploads prefix.
+    """
     key = upload.location.key
     if key.startswith((settings.results_prefix, settings.annotated_prefix)):
         return "one of our own outputs"
-    if not key.startswith(settings.uploads_prefix):
+    if not any_prefix and not key.startswith(settings.uploads_prefix):
         return "outside the uploads prefix"
     if key.endswith("/"):
         return "a folder marker"
@@ -199,7 +204,13 @@ def _output_location(upload: Upload, settings: Settings, prefix: str, suffix: st
 
 # --- processing -------------------------------------------------------------------------------
 def process_upload(
-    upload: Upload, model: MeasuredModel, s3: S3Client, settings: Settings
+    upload: Upload,
+    model: MeasuredModel,
+    s3: S3Client,
+    settings: Settings,
+    *,
+    request: DetectRequest | None = None,
+    any_prefix: bool = False,
 ) -> UploadReport:
     """Detect on one upload and write its result file.
 
@@ -208,16 +219,20 @@ def process_upload(
     the report says so. Neither is retried. Anything else raises, so that the event is
     retried: transient failures (S3 throttling or down) and our own (model unavailable,
     results not writable with our role).
+
+    ``request``: options of the caller's own (S3 Batch Operations' ``userArguments``; an
+    unknown class is a BadRequestError), else the settings' defaults. ``any_prefix``: see
+    :func:`skip_reason`.
     """
     if upload.location.bucket not in settings.input_buckets:
         return UploadReport(upload, Outcome.REFUSED, reason=f"the bucket is not in {INPUT_BUCKETS}")
     check_layout(settings, upload.location.bucket)
-    reason = skip_reason(upload, settings)
+    reason = skip_reason(upload, settings, any_prefix=any_prefix)
     if reason:
         return UploadReport(upload, Outcome.SKIPPED, reason=reason)
     target = result_location(upload, settings)
     try:
-        return _process(upload, target, model, s3, settings)
+        return _process(upload, target, model, s3, settings, request=request)
     except StorageRefusedError as error:
         # Only our outputs get here (the upload's own refusals end in _failed): no retry
         # can write them.
@@ -225,23 +240,35 @@ def process_upload(
 
 
 def _process(
-    upload: Upload, target: S3Location, model: MeasuredModel, s3: S3Client, settings: Settings
+    upload: Upload,
+    target: S3Location,
+    model: MeasuredModel,
+    s3: S3Client,
+    settings: Settings,
+    *,
+    request: DetectRequest | None,
 ) -> UploadReport:
     if _later_result_exists(s3, target, upload):
         return UploadReport(upload, Outcome.SKIPPED, reason="a later upload's result is there")
     loaded = model.get()
+    options = (request or DetectRequest()).options(class_names(loaded), settings)
+    wants_annotated = settings.annotate if request is None else request.annotate
     source = source_document(upload.location, etag=upload.etag, sequencer=upload.sequencer)
     try:
         obj = aws.get_object(s3, upload.location, max_bytes=settings.max_image_bytes)
         source = source_document(upload.location, info=obj.info, sequencer=upload.sequencer)
-        result = model.detect(loaded, obj.body, detect_options(settings))
+        result = model.detect(loaded, obj.body, options)
     except DetectorError as error:
         if not _fault_of_the_upload(error):
             raise
         return _failed(s3, upload, target, source, error)
     try:
-        annotated = _write_annotated(
-            s3, upload, image=obj.body, result=result, model=loaded, settings=settings
+        annotated = (
+            _write_annotated(
+                s3, upload, image=obj.body, result=result, model=loaded, settings=settings
+            )
+            if wants_annotated
+            else None
         )
     except StorageRefusedError as error:  # the drawing's key is over S3's limit
         return _failed(s3, upload, target, source, error)
@@ -255,10 +282,6 @@ def _fault_of_the_upload(error: DetectorError) -> bool:
     if isinstance(error, StorageError):
         return not aws.is_transient(error)
     return isinstance(error, UPLOAD_ERRORS)
-
-
-def detect_options(settings: Settings) -> DetectOptions:
-    return DetectOptions(conf=settings.conf, iou=settings.iou, max_det=settings.max_det)
 
 
 def _later_result_exists(s3: S3Client, target: S3Location, upload: Upload) -> bool:
@@ -303,9 +326,7 @@ def _write_annotated(
     result: DetectionResult,
     model: LoadedModel,
     settings: Settings,
-) -> S3Location | None:
-    if not settings.annotate:
-        return None
+) -> S3Location:
     target = annotated_location(upload, settings)
     jpeg = annotate.draw(
         image,
