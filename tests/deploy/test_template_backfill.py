@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.deploy.cfn import as_list, evaluate
+from tests.deploy.test_template import STACK_KEY, stack_key_values
 
 VALUES = {
     "AWS::Partition": "aws",
@@ -24,13 +25,16 @@ def role(sam_template: dict[str, Any]) -> dict[str, Any]:
     return properties
 
 
-def allowed(sam_template: dict[str, Any]) -> dict[str, set[str]]:
+def allowed(sam_template: dict[str, Any], stack_key: str = "") -> dict[str, set[str]]:
     """Each action the role's policies allow, with the resources it is allowed on."""
+    values = VALUES | stack_key_values(sam_template["template"], stack_key)
     grants: dict[str, set[str]] = {}
-    for policy in role(sam_template)["Policies"]:
+    for policy in evaluate(role(sam_template)["Policies"], values):
+        if policy is None:  # a policy left out by its condition
+            continue
         for statement in policy["PolicyDocument"]["Statement"]:
             assert statement["Effect"] == "Allow"
-            resources = set(as_list(evaluate(statement["Resource"], VALUES)))
+            resources = set(as_list(evaluate(statement["Resource"], values)))
             for action in as_list(statement["Action"]):
                 grants.setdefault(action, set()).update(resources)
     return grants
@@ -63,3 +67,23 @@ def test_the_outputs_give_what_detector_backfill_asks_for(sam_template):
 
     assert evaluate(outputs["BackfillRoleArn"]["Value"], VALUES) == VALUES["BackfillRole.Arn"]
     assert evaluate(outputs["DetectUploadsFunctionArn"]["Value"], VALUES) == FUNCTION
+
+
+def test_with_a_stack_key_the_backfill_role_may_use_it_through_s3_only(sam_template):
+    # GIVEN a stack key: manifests and reports in the uploads bucket are encrypted with it
+    grants = allowed(sam_template, STACK_KEY)
+    # THEN the role may decrypt manifests and encrypt reports with that key, and no other
+    assert grants["kms:Decrypt"] == {STACK_KEY}
+    assert grants["kms:GenerateDataKey"] == {STACK_KEY}
+    values = VALUES | stack_key_values(sam_template["template"], STACK_KEY)
+    [policy] = [
+        p
+        for p in evaluate(role(sam_template)["Policies"], values)
+        if p and p["PolicyName"] == "ManifestsAndReportsUnderTheStackKey"
+    ]
+    [statement] = policy["PolicyDocument"]["Statement"]
+    assert statement["Condition"] == {
+        "StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}
+    }
+    # and without one, no KMS permission at all
+    assert not [action for action in allowed(sam_template) if action.startswith("kms:")]
