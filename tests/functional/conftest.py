@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import boto3
 import pytest
@@ -14,8 +16,10 @@ from moto.core.authorization import ActionAuthenticatorMixin
 
 from detector.aws import AwsClients
 from tests import tokens
+from tests.lambdas import fresh_module
 
 REGION = "us-east-1"
+UPLOADS_BUCKET = "detector-uploads"
 
 
 @pytest.fixture
@@ -90,3 +94,24 @@ def handler_env(
     monkeypatch.setenv("JWT_SECRET", tokens.SECRET)
     monkeypatch.setenv("JWT_REQUIRED_SCOPE", "detect")
     return monkeypatch
+
+
+@pytest.fixture
+def uploads_bucket() -> str:
+    """The bucket the upload function serves (INPUT_BUCKETS); a module may override it."""
+    return UPLOADS_BUCKET
+
+
+@pytest.fixture
+def s3(handler_env: pytest.MonkeyPatch, uploads_bucket: str) -> Any:
+    """A moto S3 client, with the served uploads bucket created and named in INPUT_BUCKETS."""
+    handler_env.setenv("INPUT_BUCKETS", uploads_bucket)
+    client = boto3.client("s3")
+    client.create_bucket(Bucket=uploads_bucket)
+    return client
+
+
+@pytest.fixture
+def uploads_handler(s3: Any) -> ModuleType:
+    """The upload function's handler module, cold-started in the environment above."""
+    return fresh_module("detector.handlers.s3")

@@ -22,24 +22,12 @@ from detector.aws import AwsClients
 from detector.errors import BadRequestError
 from detector.local import events
 from detector.service.batch_operations import encode_key
+from tests.functional.conftest import UPLOADS_BUCKET
 from tests.lambdas import fresh_module
 
-BUCKET = "detector-uploads"
+BUCKET = UPLOADS_BUCKET
 ELSEWHERE = "someone-elses-bucket"
 SCHEMAS = ["1.0", "2.0"]
-
-
-@pytest.fixture
-def s3(handler_env: pytest.MonkeyPatch) -> Any:
-    handler_env.setenv("INPUT_BUCKETS", BUCKET)  # the buckets the function serves
-    client = boto3.client("s3")
-    client.create_bucket(Bucket=BUCKET)
-    return client
-
-
-@pytest.fixture
-def handler(s3: Any) -> ModuleType:
-    return fresh_module("detector.handlers.s3")
 
 
 def invoke(
@@ -79,13 +67,13 @@ def keys(s3: Any, bucket: str = BUCKET) -> set[str]:
     ids=["uploads", "spaces", "plus", "reserved", "unicode"],
 )
 def test_a_task_writes_the_upload_flows_result_document_whatever_the_key(
-    handler, s3, lambda_context, dog_jpg: Path, schema: str, key: str
+    uploads_handler, s3, lambda_context, dog_jpg: Path, schema: str, key: str
 ) -> None:
     # GIVEN a photo already in the bucket, under any prefix
     s3.put_object(Bucket=BUCKET, Key=key, Body=dog_jpg.read_bytes())
 
     # WHEN a Batch Operations job names it
-    result = invoke(handler, lambda_context, key, schema=schema)
+    result = invoke(uploads_handler, lambda_context, key, schema=schema)
 
     # THEN it succeeded, and the report points at the result document beside the upload's
     result_key = f"detections/{key}.json"
@@ -102,33 +90,33 @@ def test_a_task_writes_the_upload_flows_result_document_whatever_the_key(
 
 @pytest.mark.parametrize("encode", [encode_key, quote_plus], ids=["percent", "plus"])
 def test_keys_encoded_either_way_name_the_same_object(
-    handler, s3, lambda_context, dog_jpg: Path, encode: Any
+    uploads_handler, s3, lambda_context, dog_jpg: Path, encode: Any
 ) -> None:
     key = "archive/a b+c.jpg"
     s3.put_object(Bucket=BUCKET, Key=key, Body=dog_jpg.read_bytes())
     event = events.batch_operations_event(BUCKET, key)
     event["tasks"][0]["s3Key"] = encode(key)
 
-    [result] = handler.lambda_handler(event, lambda_context)["results"]
+    [result] = uploads_handler.lambda_handler(event, lambda_context)["results"]
 
     assert result["resultCode"] == "Succeeded"
     assert result["resultString"] == f"s3://{BUCKET}/detections/{key}.json"
 
 
 def test_a_backfill_rewrites_what_the_upload_flow_wrote_and_nothing_else(
-    handler, s3, lambda_context, dog_jpg: Path
+    uploads_handler, s3, lambda_context, dog_jpg: Path
 ) -> None:
     # GIVEN an upload the S3 notification flow has processed
     body = dog_jpg.read_bytes()
     etag = s3.put_object(Bucket=BUCKET, Key="uploads/dog.jpg", Body=body)["ETag"].strip('"')
     notification = events.s3_notification(BUCKET, "uploads/dog.jpg", size=len(body), etag=etag)
-    handler.lambda_handler(notification, lambda_context)
+    uploads_handler.lambda_handler(notification, lambda_context)
     before = keys(s3)
     first = document(s3, "detections/uploads/dog.jpg.json")
 
     # WHEN a backfill names it, twice
-    invoke(handler, lambda_context, "uploads/dog.jpg")
-    invoke(handler, lambda_context, "uploads/dog.jpg")
+    invoke(uploads_handler, lambda_context, "uploads/dog.jpg")
+    invoke(uploads_handler, lambda_context, "uploads/dog.jpg")
 
     # THEN the same document was rewritten with the same detections
     assert keys(s3) == before
@@ -138,13 +126,13 @@ def test_a_backfill_rewrites_what_the_upload_flow_wrote_and_nothing_else(
 
 
 def test_a_versioned_task_describes_the_version_it_names(
-    handler, s3, lambda_context, dog_jpg: Path
+    uploads_handler, s3, lambda_context, dog_jpg: Path
 ) -> None:
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     photo = s3.put_object(Bucket=BUCKET, Key="a/pic.jpg", Body=dog_jpg.read_bytes())
     s3.put_object(Bucket=BUCKET, Key="a/pic.jpg", Body=b"now a text file")
 
-    result = invoke(handler, lambda_context, "a/pic.jpg", version_id=photo["VersionId"])
+    result = invoke(uploads_handler, lambda_context, "a/pic.jpg", version_id=photo["VersionId"])
 
     assert result["resultCode"] == "Succeeded"
     written = document(s3, "detections/a/pic.jpg.json")
@@ -155,9 +143,9 @@ def test_a_versioned_task_describes_the_version_it_names(
 # --- permanent failures ------------------------------------------------------------------------
 @pytest.mark.parametrize("schema", SCHEMAS)
 def test_a_missing_object_is_a_permanent_failure_with_an_error_document(
-    handler, s3, lambda_context, schema: str
+    uploads_handler, s3, lambda_context, schema: str
 ) -> None:
-    result = invoke(handler, lambda_context, "archive/gone.jpg", schema=schema)
+    result = invoke(uploads_handler, lambda_context, "archive/gone.jpg", schema=schema)
 
     result_key = "detections/archive/gone.jpg.json"
     assert result["resultCode"] == "PermanentFailure"
@@ -167,11 +155,11 @@ def test_a_missing_object_is_a_permanent_failure_with_an_error_document(
 
 @pytest.mark.parametrize("schema", SCHEMAS)
 def test_a_non_image_is_a_permanent_failure_with_an_error_document(
-    handler, s3, lambda_context, schema: str
+    uploads_handler, s3, lambda_context, schema: str
 ) -> None:
     s3.put_object(Bucket=BUCKET, Key="archive/notes.txt", Body=b"these are not pixels")
 
-    result = invoke(handler, lambda_context, "archive/notes.txt", schema=schema)
+    result = invoke(uploads_handler, lambda_context, "archive/notes.txt", schema=schema)
 
     assert result["resultCode"] == "PermanentFailure"
     assert result["resultString"].startswith("invalid_image: error document s3://")
@@ -182,12 +170,12 @@ def test_a_non_image_is_a_permanent_failure_with_an_error_document(
 
 @pytest.mark.parametrize("schema", SCHEMAS)
 def test_an_object_in_a_bucket_the_function_does_not_serve_is_refused_untouched(
-    handler, s3, lambda_context, dog_jpg: Path, schema: str
+    uploads_handler, s3, lambda_context, dog_jpg: Path, schema: str
 ) -> None:
     s3.create_bucket(Bucket=ELSEWHERE)
     s3.put_object(Bucket=ELSEWHERE, Key="dog.jpg", Body=dog_jpg.read_bytes())
 
-    result = invoke(handler, lambda_context, "dog.jpg", bucket=ELSEWHERE, schema=schema)
+    result = invoke(uploads_handler, lambda_context, "dog.jpg", bucket=ELSEWHERE, schema=schema)
 
     assert result["resultCode"] == "PermanentFailure"
     assert result["resultString"] == "refused: the bucket is not in INPUT_BUCKETS"
@@ -199,11 +187,11 @@ def test_an_object_in_a_bucket_the_function_does_not_serve_is_refused_untouched(
     "key", ["detections/uploads/dog.jpg.json", "annotated/uploads/dog.jpg.jpg", "archive/"]
 )
 def test_our_own_outputs_and_folder_markers_are_skipped_not_processed(
-    handler, s3, lambda_context, key: str
+    uploads_handler, s3, lambda_context, key: str
 ) -> None:
     s3.put_object(Bucket=BUCKET, Key=key, Body=b"{}")
 
-    result = invoke(handler, lambda_context, key)
+    result = invoke(uploads_handler, lambda_context, key)
 
     assert result["resultCode"] == "Succeeded"
     assert result["resultString"].startswith("skipped: ")
@@ -212,13 +200,18 @@ def test_our_own_outputs_and_folder_markers_are_skipped_not_processed(
 
 # --- the job's options (schema 2.0 userArguments) ------------------------------------------------
 def test_user_arguments_choose_the_detection_options(
-    handler, s3, lambda_context, dog_jpg: Path
+    uploads_handler, s3, lambda_context, dog_jpg: Path
 ) -> None:
     s3.put_object(Bucket=BUCKET, Key="a/dog.jpg", Body=dog_jpg.read_bytes())
 
-    invoke(handler, lambda_context, "a/dog.jpg")
+    invoke(uploads_handler, lambda_context, "a/dog.jpg")
     default = document(s3, "detections/a/dog.jpg.json")["detections"]
-    invoke(handler, lambda_context, "a/dog.jpg", user_arguments={"classes": "dog", "conf": "0.5"})
+    invoke(
+        uploads_handler,
+        lambda_context,
+        "a/dog.jpg",
+        user_arguments={"classes": "dog", "conf": "0.5"},
+    )
     chosen = document(s3, "detections/a/dog.jpg.json")["detections"]
 
     assert len({d["label"] for d in default}) > 1
@@ -227,11 +220,11 @@ def test_user_arguments_choose_the_detection_options(
 
 
 def test_annotate_in_user_arguments_writes_the_drawing(
-    handler, s3, lambda_context, dog_jpg: Path
+    uploads_handler, s3, lambda_context, dog_jpg: Path
 ) -> None:
     s3.put_object(Bucket=BUCKET, Key="a/dog.jpg", Body=dog_jpg.read_bytes())
 
-    invoke(handler, lambda_context, "a/dog.jpg", user_arguments={"annotate": "true"})
+    invoke(uploads_handler, lambda_context, "a/dog.jpg", user_arguments={"annotate": "true"})
 
     drawn = s3.get_object(Bucket=BUCKET, Key="annotated/a/dog.jpg.jpg")["Body"].read()
     with Image.open(io.BytesIO(drawn)) as image:
@@ -244,12 +237,12 @@ def test_annotate_false_in_user_arguments_wins_over_the_functions_setting(
     handler_env, s3, lambda_context, dog_jpg: Path
 ) -> None:
     handler_env.setenv("ANNOTATE", "true")
-    handler = fresh_module("detector.handlers.s3")
+    uploads_handler = fresh_module("detector.handlers.s3")
     s3.put_object(Bucket=BUCKET, Key="a/dog.jpg", Body=dog_jpg.read_bytes())
 
-    invoke(handler, lambda_context, "a/dog.jpg", user_arguments={"annotate": "false"})
+    invoke(uploads_handler, lambda_context, "a/dog.jpg", user_arguments={"annotate": "false"})
     assert keys(s3) == {"a/dog.jpg", "detections/a/dog.jpg.json"}
-    invoke(handler, lambda_context, "a/dog.jpg")
+    invoke(uploads_handler, lambda_context, "a/dog.jpg")
     assert "annotated/a/dog.jpg.jpg" in keys(s3)
 
 
@@ -263,11 +256,11 @@ def test_annotate_false_in_user_arguments_wins_over_the_functions_setting(
     ],
 )
 def test_wrong_user_arguments_fail_every_task_permanently_and_write_nothing(
-    handler, s3, lambda_context, dog_jpg: Path, arguments: dict[str, str], message: str
+    uploads_handler, s3, lambda_context, dog_jpg: Path, arguments: dict[str, str], message: str
 ) -> None:
     s3.put_object(Bucket=BUCKET, Key="a/dog.jpg", Body=dog_jpg.read_bytes())
 
-    result = invoke(handler, lambda_context, "a/dog.jpg", user_arguments=arguments)
+    result = invoke(uploads_handler, lambda_context, "a/dog.jpg", user_arguments=arguments)
 
     assert result["resultCode"] == "PermanentFailure"
     assert result["resultString"].startswith("bad_request: ")
@@ -280,10 +273,10 @@ def test_a_model_that_cannot_load_yet_is_a_temporary_failure(
     handler_env, s3, lambda_context, tmp_path: Path, dog_jpg: Path
 ) -> None:
     handler_env.setenv("MODEL_URI", str(tmp_path / "missing.onnx"))
-    handler = fresh_module("detector.handlers.s3")
+    uploads_handler = fresh_module("detector.handlers.s3")
     s3.put_object(Bucket=BUCKET, Key="a/dog.jpg", Body=dog_jpg.read_bytes())
 
-    result = invoke(handler, lambda_context, "a/dog.jpg")
+    result = invoke(uploads_handler, lambda_context, "a/dog.jpg")
 
     assert result["resultCode"] == "TemporaryFailure"
     assert result["resultString"].startswith("model_unavailable: ")
@@ -303,7 +296,7 @@ def test_a_model_that_cannot_load_yet_is_a_temporary_failure(
     ],
 )
 def test_what_s3_answers_decides_whether_the_task_is_retried(
-    handler, lambda_context, code: str, status: int, result_code: str, result: str
+    uploads_handler, lambda_context, code: str, status: int, result_code: str, result: str
 ) -> None:
     # GIVEN S3 answers the read of the image with this error
     client = boto3.client("s3")
@@ -312,10 +305,10 @@ def test_what_s3_answers_decides_whether_the_task_is_retried(
     if result_code == "PermanentFailure":
         error_document = {"Bucket": BUCKET, "Key": "detections/a/dog.jpg.json"}
         stubber.add_response("put_object", {"ETag": '"0"'}, {**error_document, **_ANY_BODY})
-    handler.clients = AwsClients(s3=client)
+    uploads_handler.clients = AwsClients(s3=client)
 
     with stubber:
-        answer = invoke(handler, lambda_context, "a/dog.jpg")
+        answer = invoke(uploads_handler, lambda_context, "a/dog.jpg")
     stubber.assert_no_pending_responses()
 
     assert answer["resultCode"] == result_code
@@ -327,14 +320,14 @@ _ANY_BODY = {"Body": ANY, "ContentType": "application/json", "Metadata": {}}
 
 # --- the event itself ----------------------------------------------------------------------------
 def test_every_task_of_an_invocation_gets_its_own_result(
-    handler, s3, lambda_context, dog_jpg: Path
+    uploads_handler, s3, lambda_context, dog_jpg: Path
 ) -> None:
     s3.put_object(Bucket=BUCKET, Key="a/dog.jpg", Body=dog_jpg.read_bytes())
     event = events.batch_operations_event(BUCKET, "a/dog.jpg")
     missing = events.batch_operations_event(BUCKET, "a/missing.jpg")["tasks"][0]
     event["tasks"].append(missing)
 
-    results = handler.lambda_handler(event, lambda_context)["results"]
+    results = uploads_handler.lambda_handler(event, lambda_context)["results"]
 
     assert [(r["taskId"], r["resultCode"]) for r in results] == [
         (event["tasks"][0]["taskId"], "Succeeded"),
@@ -352,12 +345,12 @@ def test_every_task_of_an_invocation_gets_its_own_result(
     ],
 )
 def test_a_malformed_batch_operations_event_is_refused_loudly(
-    handler, lambda_context, change: dict[str, Any]
+    uploads_handler, lambda_context, change: dict[str, Any]
 ) -> None:
     event = {**events.batch_operations_event(BUCKET, "a/dog.jpg"), **change}
 
     with pytest.raises(BadRequestError):
-        handler.lambda_handler(event, lambda_context)
+        uploads_handler.lambda_handler(event, lambda_context)
 
 
 @pytest.mark.parametrize(
@@ -366,12 +359,12 @@ def test_a_malformed_batch_operations_event_is_refused_loudly(
     ids=["no-key", "empty-key"],
 )
 def test_a_malformed_task_is_that_tasks_permanent_failure(
-    handler, lambda_context, task: dict[str, Any]
+    uploads_handler, lambda_context, task: dict[str, Any]
 ) -> None:
     event = events.batch_operations_event(BUCKET, "a/dog.jpg")
     event["tasks"] = [task]
 
-    [result] = handler.lambda_handler(event, lambda_context)["results"]
+    [result] = uploads_handler.lambda_handler(event, lambda_context)["results"]
 
     assert result["taskId"] == "t"
     assert result["resultCode"] == "PermanentFailure"

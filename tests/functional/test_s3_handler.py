@@ -7,33 +7,19 @@ import io
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from PIL import Image
 
 from detector.errors import BadRequestError, ConfigurationError
 from detector.local import events
+from tests.functional.conftest import UPLOADS_BUCKET
 from tests.lambdas import fresh_module
 
-BUCKET = "detector-uploads"
+BUCKET = UPLOADS_BUCKET
 RESULTS = "detector-results"
-
-
-@pytest.fixture
-def s3(handler_env: pytest.MonkeyPatch) -> Any:
-    handler_env.setenv("INPUT_BUCKETS", BUCKET)
-    client = boto3.client("s3")
-    client.create_bucket(Bucket=BUCKET)
-    return client
-
-
-@pytest.fixture
-def handler(s3: Any) -> ModuleType:
-    return fresh_module("detector.handlers.s3")
 
 
 def upload(s3: Any, key: str, body: bytes, now: datetime = events.EPOCH) -> dict[str, Any]:
@@ -73,13 +59,13 @@ def keys(s3: Any, bucket: str = BUCKET) -> set[str]:
     ids=["plain", "spaces", "plus", "reserved", "unicode"],
 )
 def test_an_upload_gets_a_result_file_next_to_it_whatever_its_key(
-    handler, s3, lambda_context, dog_jpg: Path, model_bytes, key: str
+    uploads_handler, s3, lambda_context, dog_jpg: Path, model_bytes, key: str
 ) -> None:
     # GIVEN the photo uploaded under an odd key
     event = upload(s3, key, dog_jpg.read_bytes())
 
     # WHEN S3 notifies the handler
-    handler.lambda_handler(event, lambda_context)
+    uploads_handler.lambda_handler(event, lambda_context)
 
     # THEN the result names the object and holds its detections
     result = result_of(s3, key)
@@ -92,14 +78,14 @@ def test_an_upload_gets_a_result_file_next_to_it_whatever_its_key(
 
 
 def test_a_redelivered_event_rewrites_the_same_result(
-    handler, s3, lambda_context, dog_jpg: Path
+    uploads_handler, s3, lambda_context, dog_jpg: Path
 ) -> None:
     event = upload(s3, "uploads/dog.jpg", dog_jpg.read_bytes())
 
-    handler.lambda_handler(event, lambda_context)
+    uploads_handler.lambda_handler(event, lambda_context)
     first = result_of(s3, "uploads/dog.jpg")
     objects = keys(s3)
-    handler.lambda_handler(event, lambda_context)
+    uploads_handler.lambda_handler(event, lambda_context)
     second = result_of(s3, "uploads/dog.jpg")
 
     assert keys(s3) == objects
@@ -107,10 +93,10 @@ def test_a_redelivered_event_rewrites_the_same_result(
     assert second["source"] == first["source"]
 
 
-def test_a_non_image_gets_a_result_file_with_the_error(handler, s3, lambda_context) -> None:
+def test_a_non_image_gets_a_result_file_with_the_error(uploads_handler, s3, lambda_context) -> None:
     event = upload(s3, "uploads/notes.txt", b"these are not pixels")
 
-    handler.lambda_handler(event, lambda_context)
+    uploads_handler.lambda_handler(event, lambda_context)
 
     result = result_of(s3, "uploads/notes.txt")
     assert result["error"]["code"] == "invalid_image"
@@ -118,12 +104,12 @@ def test_a_non_image_gets_a_result_file_with_the_error(handler, s3, lambda_conte
 
 
 def test_an_object_deleted_before_processing_gets_a_result_file_with_the_error(
-    handler, s3, lambda_context, dog_jpg: Path
+    uploads_handler, s3, lambda_context, dog_jpg: Path
 ) -> None:
     event = upload(s3, "uploads/gone.jpg", dog_jpg.read_bytes())
     s3.delete_object(Bucket=BUCKET, Key="uploads/gone.jpg")
 
-    handler.lambda_handler(event, lambda_context)
+    uploads_handler.lambda_handler(event, lambda_context)
 
     assert result_of(s3, "uploads/gone.jpg")["error"]["code"].endswith("not_found")
 
@@ -132,11 +118,11 @@ def test_an_object_deleted_before_processing_gets_a_result_file_with_the_error(
     "key", ["elsewhere/dog.jpg", "detections/uploads/dog.jpg.json", "annotated/uploads/dog.jpg.jpg"]
 )
 def test_objects_outside_uploads_and_our_own_outputs_are_skipped(
-    handler, s3, lambda_context, dog_jpg: Path, key: str
+    uploads_handler, s3, lambda_context, dog_jpg: Path, key: str
 ) -> None:
     event = upload(s3, key, dog_jpg.read_bytes())
 
-    assert handler.lambda_handler(event, lambda_context) == {"processed": ["skipped"]}
+    assert uploads_handler.lambda_handler(event, lambda_context) == {"processed": ["skipped"]}
     assert keys(s3) == {key}
 
 
@@ -147,10 +133,10 @@ def test_with_annotate_the_drawn_image_is_written_too(
     handler_env.setenv("ANNOTATE", "1")
     if max_side is not None:
         handler_env.setenv("ANNOTATED_MAX_SIDE", str(max_side))
-    handler = fresh_module("detector.handlers.s3")
+    uploads_handler = fresh_module("detector.handlers.s3")
     event = upload(s3, "uploads/dog.jpg", dog_jpg.read_bytes())
 
-    handler.lambda_handler(event, lambda_context)
+    uploads_handler.lambda_handler(event, lambda_context)
 
     drawn = s3.get_object(Bucket=BUCKET, Key="annotated/uploads/dog.jpg.jpg")
     assert drawn["ContentType"] == "image/jpeg"
@@ -165,16 +151,18 @@ def test_results_go_to_the_results_bucket_when_one_is_set(
 ) -> None:
     handler_env.setenv("RESULTS_BUCKET", RESULTS)
     s3.create_bucket(Bucket=RESULTS)
-    handler = fresh_module("detector.handlers.s3")
+    uploads_handler = fresh_module("detector.handlers.s3")
 
-    handler.lambda_handler(upload(s3, "uploads/dog.jpg", dog_jpg.read_bytes()), lambda_context)
+    uploads_handler.lambda_handler(
+        upload(s3, "uploads/dog.jpg", dog_jpg.read_bytes()), lambda_context
+    )
 
     assert keys(s3) == {"uploads/dog.jpg"}
     assert result_of(s3, "uploads/dog.jpg", bucket=RESULTS)["source"]["bucket"] == BUCKET
 
 
 def test_the_result_describes_the_version_named_in_the_event(
-    handler, s3, lambda_context, dog_jpg: Path
+    uploads_handler, s3, lambda_context, dog_jpg: Path
 ) -> None:
     # GIVEN a versioned bucket where the photo was replaced after the first upload's event
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
@@ -182,7 +170,7 @@ def test_the_result_describes_the_version_named_in_the_event(
     upload(s3, "uploads/pic.jpg", b"now a text file")
 
     # WHEN the first event arrives late
-    handler.lambda_handler(first_event, lambda_context)
+    uploads_handler.lambda_handler(first_event, lambda_context)
 
     # THEN the photo's version is what was analysed
     result = result_of(s3, "uploads/pic.jpg")
@@ -191,7 +179,7 @@ def test_the_result_describes_the_version_named_in_the_event(
 
 
 def test_an_older_event_delivered_late_does_not_replace_the_result_of_a_newer_upload(
-    handler, s3, lambda_context, dog_jpg: Path
+    uploads_handler, s3, lambda_context, dog_jpg: Path
 ) -> None:
     # GIVEN two uploads to one key of a versioned bucket: a text file, then the photo
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
@@ -199,8 +187,8 @@ def test_an_older_event_delivered_late_does_not_replace_the_result_of_a_newer_up
     newer = upload(s3, "uploads/pic.jpg", dog_jpg.read_bytes(), events.EPOCH + timedelta(seconds=1))
 
     # WHEN S3 delivers the newer event first and the older one after it
-    handler.lambda_handler(newer, lambda_context)
-    response = handler.lambda_handler(older, lambda_context)
+    uploads_handler.lambda_handler(newer, lambda_context)
+    response = uploads_handler.lambda_handler(older, lambda_context)
 
     # THEN the older one is skipped and the result still describes the photo
     assert response == {"processed": ["skipped"]}
@@ -210,7 +198,7 @@ def test_an_older_event_delivered_late_does_not_replace_the_result_of_a_newer_up
 
 
 def test_sequencers_of_different_lengths_are_ordered_as_numbers(
-    handler, s3, lambda_context, dog_jpg: Path
+    uploads_handler, s3, lambda_context, dog_jpg: Path
 ) -> None:
     # GIVEN the photo's event with a longer sequencer than the older text file's event:
     # "1000" is later than "FFF" although it sorts before it as a string
@@ -221,8 +209,8 @@ def test_sequencers_of_different_lengths_are_ordered_as_numbers(
     newer["Records"][0]["s3"]["object"]["sequencer"] = "1000"
 
     # WHEN the newer event arrives first
-    handler.lambda_handler(newer, lambda_context)
-    response = handler.lambda_handler(older, lambda_context)
+    uploads_handler.lambda_handler(newer, lambda_context)
+    response = uploads_handler.lambda_handler(older, lambda_context)
 
     # THEN the older one is skipped
     assert response == {"processed": ["skipped"]}
@@ -230,19 +218,19 @@ def test_sequencers_of_different_lengths_are_ordered_as_numbers(
 
 
 def test_an_eventbridge_event_is_processed_like_a_notification(
-    handler, s3, lambda_context, dog_jpg: Path
+    uploads_handler, s3, lambda_context, dog_jpg: Path
 ) -> None:
     key = "uploads/from bridge+1.jpg"
     s3.put_object(Bucket=BUCKET, Key=key, Body=dog_jpg.read_bytes())
 
-    handler.lambda_handler(events.eventbridge_event(BUCKET, key), lambda_context)
+    uploads_handler.lambda_handler(events.eventbridge_event(BUCKET, key), lambda_context)
 
     assert "dog" in {d["label"] for d in result_of(s3, key)["detections"]}
 
 
 # --- SQS: partial batch responses -------------------------------------------------------------
 def test_an_sqs_batch_with_one_bad_message_reports_only_that_message(
-    handler, s3, lambda_context, dog_jpg: Path
+    uploads_handler, s3, lambda_context, dog_jpg: Path
 ) -> None:
     # GIVEN three messages: two uploads and one that is not an S3 notification
     good_a = upload(s3, "uploads/a.jpg", dog_jpg.read_bytes())
@@ -251,7 +239,7 @@ def test_an_sqs_batch_with_one_bad_message_reports_only_that_message(
     bad_id = event["Records"][1]["messageId"]
 
     # WHEN the batch is processed
-    response = handler.lambda_handler(event, lambda_context)
+    response = uploads_handler.lambda_handler(event, lambda_context)
 
     # THEN only the bad message is retried, and both uploads have results
     assert response == {"batchItemFailures": [{"itemIdentifier": bad_id}]}
@@ -264,20 +252,20 @@ def test_an_sqs_message_whose_results_cannot_be_written_is_the_only_failure(
 ) -> None:
     # GIVEN a served bucket that does not exist: its error result cannot be written either
     handler_env.setenv("INPUT_BUCKETS", f"{BUCKET},bucket-that-does-not-exist")
-    handler = fresh_module("detector.handlers.s3")
+    uploads_handler = fresh_module("detector.handlers.s3")
     good = upload(s3, "uploads/a.jpg", dog_jpg.read_bytes())
     lost = events.s3_notification("bucket-that-does-not-exist", "uploads/x.jpg")
     event = events.sqs_event([lost, good])
 
-    response = handler.lambda_handler(event, lambda_context)
+    response = uploads_handler.lambda_handler(event, lambda_context)
 
     assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
     assert result_of(s3, "uploads/a.jpg")["detections"]
 
 
-def test_an_sqs_test_event_from_s3_is_not_a_failure(handler, s3, lambda_context) -> None:
+def test_an_sqs_test_event_from_s3_is_not_a_failure(uploads_handler, s3, lambda_context) -> None:
     test_event = {"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": BUCKET}
-    response = handler.lambda_handler(events.sqs_event([test_event]), lambda_context)
+    response = uploads_handler.lambda_handler(events.sqs_event([test_event]), lambda_context)
 
     assert response == {"batchItemFailures": []}
 
@@ -286,11 +274,11 @@ def test_when_the_model_cannot_load_the_whole_batch_is_retried(
     handler_env, s3, lambda_context, tmp_path: Path, dog_jpg: Path
 ) -> None:
     handler_env.setenv("MODEL_URI", str(tmp_path / "missing.onnx"))
-    handler = fresh_module("detector.handlers.s3")
+    uploads_handler = fresh_module("detector.handlers.s3")
     event = events.sqs_event([upload(s3, "uploads/a.jpg", dog_jpg.read_bytes())])
 
     with pytest.raises(BatchProcessingError):
-        handler.lambda_handler(event, lambda_context)
+        uploads_handler.lambda_handler(event, lambda_context)
     assert keys(s3) == {"uploads/a.jpg"}
 
 
@@ -298,13 +286,13 @@ def test_a_direct_event_processes_every_record_before_failing_for_a_bad_one(
     handler_env, s3, lambda_context, dog_jpg: Path
 ) -> None:
     handler_env.setenv("INPUT_BUCKETS", f"{BUCKET},bucket-that-does-not-exist")
-    handler = fresh_module("detector.handlers.s3")
+    uploads_handler = fresh_module("detector.handlers.s3")
     good = upload(s3, "uploads/a.jpg", dog_jpg.read_bytes())
     lost = events.s3_notification("bucket-that-does-not-exist", "uploads/x.jpg")
     event = {"Records": lost["Records"] + good["Records"]}
 
     with pytest.raises(Exception, match="bucket-that-does-not-exist"):
-        handler.lambda_handler(event, lambda_context)
+        uploads_handler.lambda_handler(event, lambda_context)
     assert result_of(s3, "uploads/a.jpg")["detections"]
 
 
@@ -315,10 +303,10 @@ def test_an_uploads_prefix_that_would_catch_our_own_outputs_is_refused(
     handler_env.setenv("UPLOADS_PREFIX", "")
     if results_bucket:
         handler_env.setenv("RESULTS_BUCKET", results_bucket)
-    handler = fresh_module("detector.handlers.s3")
+    uploads_handler = fresh_module("detector.handlers.s3")
 
     with pytest.raises(ConfigurationError, match="overlaps"):
-        handler.lambda_handler(upload(s3, "a.jpg", dog_jpg.read_bytes()), lambda_context)
+        uploads_handler.lambda_handler(upload(s3, "a.jpg", dog_jpg.read_bytes()), lambda_context)
     assert keys(s3) == {"a.jpg"}
 
 
@@ -326,17 +314,19 @@ def test_an_uploads_prefix_that_would_catch_our_own_outputs_is_refused(
     "event",
     [{}, {"Records": []}, {"Records": [{"eventSource": "aws:sns"}]}, {"source": "aws.ec2"}],
 )
-def test_an_event_from_another_source_is_refused_loudly(handler, lambda_context, event) -> None:
+def test_an_event_from_another_source_is_refused_loudly(
+    uploads_handler, lambda_context, event
+) -> None:
     with pytest.raises(BadRequestError, match="not an S3 notification"):
-        handler.lambda_handler(event, lambda_context)
+        uploads_handler.lambda_handler(event, lambda_context)
 
 
 def test_a_result_file_that_is_not_ours_is_replaced(
-    handler, s3, lambda_context, dog_jpg: Path
+    uploads_handler, s3, lambda_context, dog_jpg: Path
 ) -> None:
     s3.put_object(Bucket=BUCKET, Key="detections/uploads/dog.jpg.json", Body=b"garbage")
     event = upload(s3, "uploads/dog.jpg", dog_jpg.read_bytes())
 
-    handler.lambda_handler(event, lambda_context)
+    uploads_handler.lambda_handler(event, lambda_context)
 
     assert result_of(s3, "uploads/dog.jpg")["detections"]

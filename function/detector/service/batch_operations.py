@@ -65,8 +65,9 @@ def encode_key(key: str) -> str:
     return quote(key, safe="/")
 
 
-def is_batch_operations_event(event: Mapping[str, Any]) -> bool:
-    return "invocationSchemaVersion" in event and "tasks" in event
+def is_batch_operations_event(event: Any) -> bool:
+    """Whether ``event`` (any JSON value Lambda was given) is an S3 Batch Operations event."""
+    return isinstance(event, Mapping) and "invocationSchemaVersion" in event and "tasks" in event
 
 
 def answer(event: dict[str, Any], process: ProcessTask, settings: Settings) -> dict[str, Any]:

@@ -18,7 +18,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import boto3
 import numpy as np
 import pytest
 from hypothesis import given
@@ -29,11 +28,12 @@ from detector.errors import InvalidImageError, PayloadTooLargeError
 from detector.pipeline import decode
 from detector.settings import ImageLimits
 from tests.functional import hostile
+from tests.functional.conftest import UPLOADS_BUCKET
 from tests.functional.hostile import EOI, SOS, fuzz, png_chunk, png_of, segment
 from tests.lambdas import fresh_module
 
 LIMITS = ImageLimits()
-BUCKET = "hostile-bounds"
+BUCKET = UPLOADS_BUCKET
 DHT, COM, APP3, APP15 = 0xC4, 0xFE, 0xE3, 0xEF
 
 
@@ -264,18 +264,6 @@ def api(handler_env: pytest.MonkeyPatch) -> ModuleType:
     return fresh_module("detector.handlers.api")
 
 
-@pytest.fixture
-def s3(handler_env: pytest.MonkeyPatch) -> Any:
-    client = boto3.client("s3")
-    client.create_bucket(Bucket=BUCKET)
-    return client
-
-
-@pytest.fixture
-def uploads(s3: Any) -> ModuleType:
-    return fresh_module("detector.handlers.s3")
-
-
 def over_the_limits(picture: Image.Image, progressive: list[bytes]) -> dict[str, tuple[str, bytes]]:
     many = png_chunk(b"tEXt", b"k\x00v") * LIMITS.chunks
     return {
@@ -291,10 +279,12 @@ def test_images_over_the_limits_are_413_through_the_api(api, lambda_context, pic
 
 
 def test_images_over_the_limits_uploaded_get_an_error_document_and_no_retry(
-    uploads, s3, lambda_context, picture, progressive
+    uploads_handler, s3, lambda_context, picture, progressive
 ):
     for name, (_, data) in over_the_limits(picture, progressive).items():
-        result = hostile.uploaded(uploads, s3, BUCKET, f"uploads/{name}", data, lambda_context)
+        result = hostile.uploaded(
+            uploads_handler, s3, BUCKET, f"uploads/{name}", data, lambda_context
+        )
         assert result["error"]["code"] == "too_large", name
         assert "detections" not in result
 

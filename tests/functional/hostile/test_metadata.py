@@ -17,7 +17,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import boto3
 import numpy as np
 import pytest
 from hypothesis import given
@@ -29,6 +28,7 @@ from detector.errors import InvalidImageError
 from detector.pipeline import decode
 from detector.settings import ImageLimits
 from tests.functional import hostile
+from tests.functional.conftest import UPLOADS_BUCKET
 from tests.functional.hostile import (
     ASCII,
     LONG,
@@ -48,7 +48,7 @@ XMP_SIX = (
     b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF><rdf:Description '
     b'tiff:Orientation="6"/></rdf:RDF></x:xmpmeta>'
 )
-BUCKET = "hostile-metadata"
+BUCKET = UPLOADS_BUCKET
 MEDIA_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 
 
@@ -375,18 +375,6 @@ def api(handler_env: pytest.MonkeyPatch) -> ModuleType:
     return fresh_module("detector.handlers.api")
 
 
-@pytest.fixture
-def s3(handler_env: pytest.MonkeyPatch) -> Any:
-    client = boto3.client("s3")
-    client.create_bucket(Bucket=BUCKET)
-    return client
-
-
-@pytest.fixture
-def uploads(s3: Any) -> ModuleType:
-    return fresh_module("detector.handlers.s3")
-
-
 def every_broken_image(
     picture: Image.Image, plain: dict[str, bytes]
 ) -> dict[str, tuple[str, bytes, int]]:
@@ -415,12 +403,12 @@ def test_broken_metadata_through_the_api_is_answered_200_in_the_upright_size(
 
 
 def test_broken_metadata_uploaded_to_s3_gets_detections_and_no_retry(
-    uploads, s3, lambda_context, picture, plain
+    uploads_handler, s3, lambda_context, picture, plain
 ):
     for index, (name, (_, data, _)) in enumerate(every_broken_image(picture, plain).items()):
         # GIVEN an image with broken metadata uploaded WHEN the S3 handler is notified
         document = hostile.uploaded(
-            uploads, s3, BUCKET, f"uploads/{index}.img", data, lambda_context
+            uploads_handler, s3, BUCKET, f"uploads/{index}.img", data, lambda_context
         )
         # THEN no message is retried and the result holds detections, not an error
         assert "detections" in document and "error" not in document, (name, document)
@@ -466,7 +454,7 @@ def test_whatever_pillow_raises_while_reading_is_an_invalid_image(
 
 
 def test_pillow_failing_is_a_400_through_the_api_and_an_error_document_from_s3(
-    api, uploads, s3, lambda_context, picture, monkeypatch
+    api, uploads_handler, s3, lambda_context, picture, monkeypatch
 ):
     data = hostile.encoded(picture, "PNG")
     monkeypatch.setattr(
@@ -474,5 +462,7 @@ def test_pillow_failing_is_a_400_through_the_api_and_an_error_document_from_s3(
     )
     status, document = hostile.detected(api, data, lambda_context, "image/png")
     assert (status, document["error"]["code"]) == (400, "invalid_image")
-    result = hostile.uploaded(uploads, s3, BUCKET, "uploads/broken.png", data, lambda_context)
+    result = hostile.uploaded(
+        uploads_handler, s3, BUCKET, "uploads/broken.png", data, lambda_context
+    )
     assert result["error"]["code"] == "invalid_image"

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-import boto3
-import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from hypothesis import given
 from hypothesis import strategies as st
@@ -22,10 +19,11 @@ from hypothesis import strategies as st
 from detector.errors import BadRequestError
 from detector.local import events
 from tests.functional import hostile
+from tests.functional.conftest import UPLOADS_BUCKET
 from tests.functional.hostile import fuzz
-from tests.lambdas import fresh_module, logs_to_current_stdout
+from tests.lambdas import logs_to_current_stdout
 
-BUCKET = "hostile-uploads"
+BUCKET = UPLOADS_BUCKET
 # S3 keys are up to 1024 bytes of UTF-8; control characters and lone surrogates are left
 # out because no S3 client can send them in a key.
 # A key ending in "/" is a folder marker, skipped on purpose.
@@ -34,21 +32,8 @@ KEY_TEXT = st.text(
 ).filter(lambda name: not name.endswith("/"))
 
 
-@pytest.fixture
-def s3(handler_env: pytest.MonkeyPatch) -> Any:
-    handler_env.setenv("INPUT_BUCKETS", BUCKET)
-    client = boto3.client("s3")
-    client.create_bucket(Bucket=BUCKET)
-    return client
-
-
-@pytest.fixture
-def handler(s3: Any) -> ModuleType:
-    return fresh_module("detector.handlers.s3")
-
-
 def test_any_key_and_any_bytes_under_uploads_end_in_a_result_file(
-    handler, s3, lambda_context, dog_jpg: Path
+    uploads_handler, s3, lambda_context, dog_jpg: Path
 ):
     seeds = list(hostile.small_images(dog_jpg).values())
     bodies = hostile.garbage() | hostile.mutated(seeds) | st.sampled_from(seeds)
@@ -64,7 +49,7 @@ def test_any_key_and_any_bytes_under_uploads_end_in_a_result_file(
         )
         event = events.sqs_event([notification]) if via_sqs else notification
         # WHEN the handler is notified THEN it does not raise (nothing to retry)
-        response = handler.lambda_handler(event, lambda_context)
+        response = uploads_handler.lambda_handler(event, lambda_context)
         if via_sqs:
             assert response == {"batchItemFailures": []}
         # AND the result file names the object and holds detections or the error
@@ -79,7 +64,7 @@ def test_any_key_and_any_bytes_under_uploads_end_in_a_result_file(
 
 
 def test_sqs_messages_that_are_not_notifications_are_reported_not_raised(
-    handler, s3, lambda_context
+    uploads_handler, s3, lambda_context
 ):
     json_values = st.recursive(
         st.none() | st.booleans() | st.integers() | st.text(max_size=20),
@@ -103,7 +88,7 @@ def test_sqs_messages_that_are_not_notifications_are_reported_not_raised(
         # WHEN it is processed THEN failures are reported per message (all failing: the
         # batch as a whole), never another exception
         try:
-            response = handler.lambda_handler(event, lambda_context)
+            response = uploads_handler.lambda_handler(event, lambda_context)
         except BatchProcessingError:
             return
         assert {item["itemIdentifier"] for item in response["batchItemFailures"]} <= ids
@@ -112,7 +97,7 @@ def test_sqs_messages_that_are_not_notifications_are_reported_not_raised(
 
 
 def test_direct_events_of_any_shape_are_refused_as_bad_requests_and_logged(
-    handler, s3, lambda_context, capsys
+    uploads_handler, s3, lambda_context, capsys
 ):
     json_values = st.recursive(
         st.none() | st.booleans() | st.integers() | st.text(max_size=20),
@@ -141,7 +126,7 @@ def test_direct_events_of_any_shape_are_refused_as_bad_requests_and_logged(
         # WHEN the function is invoked with an event of any shape
         try:
             with logs_to_current_stdout():
-                handler.lambda_handler(event, lambda_context)
+                uploads_handler.lambda_handler(event, lambda_context)
         except BadRequestError:
             # THEN a refusal is a 400-kind error, never a KeyError or AttributeError, and
             # one log line says so
