@@ -63,12 +63,14 @@ METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
 # exponent are all a double holds, so this refuses only the hostile 5,000-digit ones.
 MAX_NUMBER_CHARS = 32
 MAX_CLASS_ITEMS = 4096  # names or ids in one `classes` option: far more than any model has
+MAX_DET_LIMIT = 10_000  # detections kept per image (`max_det`), at most
 # A JSON body may be the base64 of a MAX_IMAGE_BYTES image plus this much for the rest.
 JSON_BODY_MARGIN_BYTES = 64 * 1024
 S3_MAX_KEY_BYTES = 1024  # S3's own limit on a key (and a version id), in UTF-8 bytes
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+# A flag, in the environment and in request options alike (any case).
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 
 
 @dataclass(frozen=True)
@@ -201,16 +203,22 @@ def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
 
 
+def parse_flag(text: str) -> bool | None:
+    """True or False for one of the flag words (any case, spaces around trimmed); else None."""
+    lowered = text.strip(" \t").lower()
+    if lowered in TRUE_WORDS:
+        return True
+    return False if lowered in FALSE_WORDS else None
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    value = env.get(name)
+    value = _text(env, name)  # unset or empty: the default, as an empty request option
     if value is None:
         return default
-    lowered = value.strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise ConfigurationError(f"{name} must be true or false, not {value!r}")
+    flag = parse_flag(value)
+    if flag is None:
+        raise ConfigurationError(f"{name} must be true or false, not {value!r}")
+    return flag
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:

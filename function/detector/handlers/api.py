@@ -57,7 +57,12 @@ from detector.errors import (
 from detector.observability import MeasuredModel
 from detector.pipeline import annotate
 from detector.pipeline.engine import DetectionResult
-from detector.service.documents import detection_document, error_document, model_document
+from detector.service.documents import (
+    JPEG_MEDIA_TYPE,
+    detection_document,
+    error_document,
+    model_document,
+)
 from detector.service.request import parse_detect_request
 from detector.settings import Settings
 
@@ -67,7 +72,6 @@ clients = AwsClients()
 model = MeasuredModel(settings, clients, tracer, metrics)
 app = Router()  # type: ignore[no-untyped-call]  # Powertools leaves __init__ unannotated
 
-JPEG_MEDIA_TYPE = "image/jpeg"
 HTML_MEDIA_TYPE = "text/html; charset=utf-8"
 DEMO_PAGE = Path(__file__).resolve().parents[1] / "static" / "index.html"
 # Lambda returns at most 6,291,556 bytes from a synchronous invocation; a bigger answer

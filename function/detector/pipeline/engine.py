@@ -22,9 +22,8 @@ from detector.errors import BadRequestError, ModelError
 from detector.pipeline import decode, families, letterbox, postprocess
 from detector.pipeline.detections import Detections
 from detector.pipeline.modelgraph import read_graph
-from detector.settings import ImageLimits
+from detector.settings import MAX_DET_LIMIT, ImageLimits, Settings
 
-MAX_DET_LIMIT = 10_000
 DEFAULT_LIMITS = ImageLimits()  # the settings' defaults
 
 
@@ -37,9 +36,10 @@ class DetectOptions:
     demo's class-aware NMS turn it on: +0.002 mAP at conf 0.01 on coco-val64).
     """
 
-    conf: float = 0.25
-    iou: float = 0.45
-    max_det: int = 300
+    # The deployment's defaults (CONF, IOU, MAX_DET) start from these: one place for both.
+    conf: float = Settings.conf
+    iou: float = Settings.iou
+    max_det: int = Settings.max_det
     agnostic: bool = False
     classes: frozenset[int] | None = None
     multi_label: bool = False

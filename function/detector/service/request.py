@@ -54,18 +54,17 @@ from detector.errors import (
     excerpt,
 )
 from detector.pipeline.engine import DetectOptions
+from detector.service.documents import JPEG_MEDIA_TYPE, JSON_MEDIA_TYPE
 from detector.settings import (
     JSON_BODY_MARGIN_BYTES,
     MAX_CLASS_ITEMS,
     MAX_NUMBER_CHARS,
     S3_MAX_KEY_BYTES,
     Settings,
+    parse_flag,
 )
 
-IMAGE_MEDIA_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
-JSON_MEDIA_TYPE = "application/json"
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off"})
+IMAGE_MEDIA_TYPES = frozenset({JPEG_MEDIA_TYPE, "image/png", "image/webp"})
 _SPACE = " \t"  # str.strip() alone would also take Unicode spaces and separators
 # [0-9], not \d: \d (and int(), float(), str.isdigit()) also match other scripts' digits.
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
@@ -170,7 +169,7 @@ def class_ids(classes: Sequence[str | int], class_names: Sequence[str]) -> froze
 def wants_jpeg(accept: str | None) -> bool:
     """True when the client asks for ``image/jpeg`` and does not also accept JSON."""
     types = {part.split(";")[0].strip().lower() for part in (accept or "").split(",")}
-    return "image/jpeg" in types and JSON_MEDIA_TYPE not in types
+    return JPEG_MEDIA_TYPE in types and JSON_MEDIA_TYPE not in types
 
 
 def _with_options(
@@ -378,8 +377,7 @@ def _whole_number(value: Any) -> int | None:
 def _flag(value: Any) -> bool | None:
     if isinstance(value, bool):
         return value
-    text = value.strip(_SPACE).lower() if isinstance(value, str) else None
-    return text in _TRUE if text in _TRUE | _FALSE else None
+    return parse_flag(value) if isinstance(value, str) else None
 
 
 def _classes(value: Any) -> tuple[str | int, ...] | None:

@@ -40,13 +40,17 @@ from detector.model.store import LoadedModel
 from detector.observability import MeasuredModel
 from detector.pipeline import annotate
 from detector.pipeline.engine import DetectionResult
-from detector.service.documents import class_names, source_document, upload_result_document
+from detector.service.documents import (
+    JPEG_MEDIA_TYPE,
+    JSON_MEDIA_TYPE,
+    class_names,
+    source_document,
+    upload_result_document,
+)
 from detector.service.request import DetectRequest
 from detector.settings import INPUT_BUCKETS, Settings
 
-JSON_CONTENT_TYPE = "application/json"
 MAX_RESULT_BYTES = 16 * 1024 * 1024  # a result with 10,000 detections is about 1.5 MB
-JPEG_CONTENT_TYPE = "image/jpeg"
 # Decoding the upload failed for good: it gets a result file that says why, and no retry.
 # So does reading it, for every storage error that is not transient (aws.is_transient):
 # deleted again before we got to it, archived, unreadable with our role or KMS key, ...
@@ -335,10 +339,10 @@ def _write_annotated(
         max_side=settings.annotated_max_side,
         limits=settings.image_limits,
     )
-    aws.put_object(s3, target, jpeg, content_type=JPEG_CONTENT_TYPE)
+    aws.put_object(s3, target, jpeg, content_type=JPEG_MEDIA_TYPE)
     return target
 
 
 def _write_json(s3: S3Client, target: S3Location, document: Mapping[str, Any]) -> None:
     body = json.dumps(document, indent=2, ensure_ascii=False).encode()
-    aws.put_object(s3, target, body, content_type=JSON_CONTENT_TYPE)
+    aws.put_object(s3, target, body, content_type=JSON_MEDIA_TYPE)

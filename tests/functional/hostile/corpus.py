@@ -280,7 +280,7 @@ def takes(name: str, value: Any) -> bool:
         return number and math.isfinite(value) and 0 <= value <= 1
     if name == "max_det":
         return number and isinstance(value, int) and 1 <= value <= 10_000
-    if name in ("agnostic", "annotate"):
+    if name in ("agnostic", "multi_label", "annotate"):
         return isinstance(value, bool)
     assert name == "classes"
     return (

@@ -29,9 +29,14 @@ from PIL import Image
 from detector.auth import MAX_TOKEN_BYTES
 from detector.errors import PayloadTooLargeError
 from detector.local import events
-from detector.pipeline.engine import MAX_DET_LIMIT
 from detector.service.request import base64_size, max_json_bytes
-from detector.settings import MAX_CLASS_ITEMS, MAX_NUMBER_CHARS, S3_MAX_KEY_BYTES, Settings
+from detector.settings import (
+    MAX_CLASS_ITEMS,
+    MAX_DET_LIMIT,
+    MAX_NUMBER_CHARS,
+    S3_MAX_KEY_BYTES,
+    Settings,
+)
 from tests import tokens
 from tests.functional import hostile
 from tests.functional.hostile import corpus

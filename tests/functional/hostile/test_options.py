@@ -221,6 +221,7 @@ def test_a_repeated_scalar_option_is_a_400_behind_every_front_door(
         "iou": ["0.5", "0.5"],
         "max_det": ["5", "7"],
         "agnostic": ["true", "false"],
+        "multi_label": ["yes", "no"],
         "annotate": ["1", "1"],
     }
 
