@@ -6,14 +6,16 @@ imports ``commands`` or ``local``.
 In the Lambda image:
 
 - ``handlers/``: entry points only (``api``: API Gateway and Function URLs; ``s3``: uploads
-  through S3 notifications, SQS and EventBridge). Parse the event, call ``service``, shape
-  the response. A new event source starts here.
+  through S3 notifications, SQS and EventBridge, and S3 Batch Operations tasks). Parse the
+  event, call ``service``, shape the response. A new event source starts here.
 - ``service/``: what the handlers call: the ``POST /detect`` request and its options
-  (``request``), the S3 upload flow (``uploads``), the JSON documents both produce
-  (``documents``). A new route's core or a new option goes here.
+  (``request``), the S3 upload flow (``uploads``), Batch Operations tasks
+  (``batch_operations``), the JSON documents they produce (``documents``). A new route's
+  core or a new option goes here.
 - ``model/``: the user's model at rest and in memory: the sealed format (``artifact``), where
   its key comes from (``keys``), the container's loaded copy (``store``).
-- ``pipeline/``: bytes in, detections out, nothing of AWS or HTTP: ``decode`` → ``letterbox``
+- ``pipeline/``: bytes in, detections out, nothing of AWS or HTTP: ``decode`` (its
+  ``container`` checks first) → ``letterbox``
   → ``engine`` (the onnxruntime session) → ``families`` (one adapter per YOLO export
   layout; a new family goes here) → ``postprocess`` → ``detections``; ``annotate`` draws.
 - Shared services, one job each: ``settings`` (the only reader of the environment),
@@ -24,8 +26,9 @@ In the Lambda image:
 On a laptop only:
 
 - ``commands/``: the ``detector`` CLI (a new subcommand goes here).
-- ``local/``: local tooling the CLI and tests use: sample data, a local AWS endpoint,
-  ``serve``, the demo, Lambda event builders.
+- ``local/``: local tooling the CLI, tests and benchmarks share: sample data, a local AWS
+  endpoint, ``serve``, the demo, Lambda event builders, token signing, a local Lambda
+  Runtime API for ``awslambdaric``.
 """
 
 __version__ = "0.1.0"
