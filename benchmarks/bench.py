@@ -170,7 +170,7 @@ def _engine_pair(
     for data in images:
         decoded = decode.decode(data, limits=ImageLimits(pixels=10**9))
         tensors[id(data)] = letterbox.letterbox(
-            decoded, detector.info.input_size, detector.family.recipe
+            decoded, detector.info.input_size, detector.adapter.recipe
         )[0]
     feed_name = detector.info.input_name
     stages: dict[str, list[float]] = {}

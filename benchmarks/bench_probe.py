@@ -113,7 +113,7 @@ def warm(rounds: int, cases: dict[str, list[Path]]) -> dict[str, Any]:
             for accept in ("application/json", "image/jpeg")
         )
         decoded = decode.decode(data, limits=ImageLimits(pixels=10**9), fit=model.info.input_size)
-        tensor, _ = letterbox.letterbox(decoded, model.info.input_size, model.family.recipe)
+        tensor, _ = letterbox.letterbox(decoded, model.info.input_size, model.adapter.recipe)
         return as_json, as_jpeg, data, tensor
 
     results: dict[str, Any] = {}

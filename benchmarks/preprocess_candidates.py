@@ -282,7 +282,7 @@ def scored(
         ratio = letterbox.fit_ratio(width, height, SIZE)
         transform = letterbox.Transform(ratio, ratio, 0, 0, width, height)
         output = detector._infer(run(data))
-        found = detector.family.decode(output, conf, False)
+        found = detector.adapter.decode(output, conf, False)
         return postprocess.finish(
             found, transform, conf=conf, iou=iou, max_det=300, agnostic=False, classes=None
         )

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from detector.pipeline.detections import Detections
 from detector.pipeline.letterbox import Transform
-from detector.pipeline.postprocess import Candidates, cxcywh_to_xyxy, finish, nms
+from detector.pipeline.postprocess import cxcywh_to_xyxy, finish, nms
 
 IDENTITY = Transform(1.0, 1.0, 0.0, 0.0, 1000, 1000)
 
@@ -19,8 +20,8 @@ def boxes(*rows: list[float]) -> np.ndarray:
     return np.array(rows, dtype=np.float32)
 
 
-def candidates(rows: list[list[Any]], scores: list[float], classes: list[int]) -> Candidates:
-    return Candidates(
+def candidates(rows: list[list[Any]], scores: list[float], classes: list[int]) -> Detections:
+    return Detections(
         boxes(*rows), np.array(scores, dtype=np.float32), np.array(classes, dtype=np.int64)
     )
 
@@ -105,7 +106,7 @@ def test_finish_without_suppression_keeps_overlaps():
 
 def test_finish_of_nothing_is_the_empty_result():
     kept = finish(
-        Candidates.empty(), IDENTITY, conf=0.1, iou=0.5, max_det=10, agnostic=False, classes=None
+        Detections.empty(), IDENTITY, conf=0.1, iou=0.5, max_det=10, agnostic=False, classes=None
     )
     assert len(kept) == 0
     assert kept.boxes.shape == (0, 4)

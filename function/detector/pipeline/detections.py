@@ -17,6 +17,9 @@ class Detections:
     boxes: ``(N, 4)`` float32, ``x1, y1, x2, y2`` in original-image pixels, clipped to it.
     scores: ``(N,)`` float32 in ``[0, 1]``, sorted from highest.
     class_ids: ``(N,)`` int64, contiguous ids into the model's class names.
+
+    Inside the pipeline the same container holds a family's candidates before NMS: then the
+    boxes are in model-input pixels and the scores unsorted (see ``postprocess``).
     """
 
     boxes: NDArray[np.float32]
@@ -30,6 +33,10 @@ class Detections:
             scores=np.zeros((0,), dtype=np.float32),
             class_ids=np.zeros((0,), dtype=np.int64),
         )
+
+    def take(self, index: NDArray[np.intp] | NDArray[np.bool_]) -> Detections:
+        """The detections at ``index`` (positions, or a mask), in that order."""
+        return Detections(self.boxes[index], self.scores[index], self.class_ids[index])
 
     def __len__(self) -> int:
         return int(self.scores.shape[0])

@@ -102,13 +102,13 @@ class Detector:
         self,
         session: ort.InferenceSession,
         layout: families.Layout,
-        family: families.Family,
+        adapter: families.FamilyAdapter,
         *,
         limits: ImageLimits = DEFAULT_LIMITS,
         resize_threads: letterbox.ResizeThreads | None = None,
     ) -> None:
         self.session = session
-        self.family = family
+        self.adapter = adapter
         self.info = _info(layout)
         self._layout = layout
         self._limits = limits
@@ -171,7 +171,7 @@ class Detector:
         tensor, transform = letterbox.letterbox(
             decoded,
             self._layout.input_size,
-            self.family.recipe,
+            self.adapter.recipe,
             self._layout.input_dtype,
             self._resize_threads,
         )
@@ -179,11 +179,11 @@ class Detector:
         output = self._infer(tensor)
         inferred_at = time.perf_counter()
         try:
-            candidates = self.family.decode(output, options.conf, options.multi_label)
+            candidates = self.adapter.decode(output, options.conf, options.multi_label)
         except (IndexError, ValueError):
             raise ModelError(
                 f"the model's output {list(output.shape)} does not fit the "
-                f"{self.family.name} layout"
+                f"{self.adapter.name} layout"
             ) from None
         families.check_forced_scores(candidates, self._layout)
         detections = postprocess.finish(
@@ -194,7 +194,7 @@ class Detector:
             max_det=options.max_det,
             agnostic=options.agnostic,
             classes=options.classes,
-            suppress=self.family.suppress,
+            suppress=self.adapter.suppress,
         )
         done_at = time.perf_counter()
         timing = {

@@ -23,9 +23,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from detector.errors import ModelError
+from detector.pipeline.detections import Detections
 from detector.pipeline.letterbox import ULTRALYTICS_RECIPE, YOLOX_RECIPE, Recipe
 from detector.pipeline.modelgraph import ELEM_TYPES, Dim, ModelGraph, TensorSpec
-from detector.pipeline.postprocess import Candidates, cxcywh_to_xyxy
+from detector.pipeline.postprocess import cxcywh_to_xyxy
 
 DEFAULT_INPUT_SIZE = (640, 640)  # for dynamic-shape exports that do not record imgsz
 STRIDE_SETS = ((8, 16, 32), (8, 16, 32, 64))  # P5 and P6 heads
@@ -42,11 +43,11 @@ ALIASES = {
 }
 
 # (first output, conf, multi_label) -> candidates above conf, in input pixels
-Decoder = Callable[[NDArray[np.float32], float, bool], Candidates]
+Decoder = Callable[[NDArray[np.float32], float, bool], Detections]
 
 
 @dataclass(frozen=True)
-class Family:
+class FamilyAdapter:
     """What the engine needs to run one model: its recipe and its output decoder."""
 
     name: str
@@ -80,7 +81,7 @@ class Layout:
 # scored under each name, which is what mAP rewards.
 def decode_objectness_rows(
     output: NDArray[np.float32], conf: float, multi_label: bool = False
-) -> Candidates:
+) -> Detections:
     """``[1, N, 5+C]`` rows of ``cx, cy, w, h, objectness, C class scores``, decoded."""
     return _objectness_rows(output[0], conf, multi_label, grid=None)
 
@@ -102,7 +103,7 @@ def grid_decoder(input_size: tuple[int, int], rows: int) -> Decoder:
         steps.append(np.full(xs.size, stride))
     grid = (np.concatenate(cells).astype(np.float32), np.concatenate(steps).astype(np.float32))
 
-    def decode(output: NDArray[np.float32], conf: float, multi_label: bool = False) -> Candidates:
+    def decode(output: NDArray[np.float32], conf: float, multi_label: bool = False) -> Detections:
         return _objectness_rows(output[0], conf, multi_label, grid=grid)
 
     return decode
@@ -113,12 +114,12 @@ def _objectness_rows(
     conf: float,
     multi_label: bool,
     grid: tuple[NDArray[np.float32], NDArray[np.float32]] | None,
-) -> Candidates:
+) -> Detections:
     # A class score is at most 1, so objectness bounds the final score: filtering on it
     # first leaves only a handful of rows for the costly part.
     index = np.flatnonzero(rows[:, 4] > conf)
     if not index.size:
-        return Candidates.empty()
+        return Detections.empty()
     picked = rows[index]
     boxes = picked[:, :4].astype(np.float32, copy=True)
     if grid is not None:
@@ -128,42 +129,42 @@ def _objectness_rows(
     if multi_label:
         scores = picked[:, 4:5] * picked[:, 5:]
         anchors, class_ids = np.nonzero(scores > conf)
-        return Candidates(
+        return Detections(
             cxcywh_to_xyxy(boxes[anchors]),
             scores[anchors, class_ids].astype(np.float32),
             class_ids.astype(np.int64),
         )
     class_ids = picked[:, 5:].argmax(axis=1)
     best = picked[:, 4] * picked[np.arange(len(picked)), 5 + class_ids]
-    return Candidates(cxcywh_to_xyxy(boxes), best.astype(np.float32), class_ids.astype(np.int64))
+    return Detections(cxcywh_to_xyxy(boxes), best.astype(np.float32), class_ids.astype(np.int64))
 
 
 def decode_class_columns(
     output: NDArray[np.float32], conf: float, multi_label: bool = False
-) -> Candidates:
+) -> Detections:
     """``[1, 4+C, N]``: columns of ``cx, cy, w, h, C class scores`` (YOLOv8 / v11)."""
     columns = output[0]
     class_scores = columns[4:]
     best = class_scores.max(axis=0)
     index = np.flatnonzero(best > conf)
     if not index.size:
-        return Candidates.empty()
+        return Detections.empty()
     picked = columns[:, index].T
     boxes = cxcywh_to_xyxy(picked[:, :4].astype(np.float32))
     if multi_label:
         anchors, class_ids = np.nonzero(picked[:, 4:] > conf)
-        return Candidates(
+        return Detections(
             boxes[anchors],
             picked[anchors, 4 + class_ids].astype(np.float32),
             class_ids.astype(np.int64),
         )
     class_ids = picked[:, 4:].argmax(axis=1)
-    return Candidates(boxes, best[index].astype(np.float32), class_ids.astype(np.int64))
+    return Detections(boxes, best[index].astype(np.float32), class_ids.astype(np.int64))
 
 
 def decode_end2end(
     output: NDArray[np.float32], conf: float, multi_label: bool = False
-) -> Candidates:
+) -> Detections:
     """``[1, K, 6]`` (x1, y1, x2, y2, score, class) or ``[K, 7]`` (batch, x1, y1, x2, y2,
     class, score): boxes that already went through NMS in the graph, one class each, so
     ``multi_label`` has nothing to add."""
@@ -172,7 +173,7 @@ def decode_end2end(
     else:
         boxes, scores, class_ids = output[0, :, :4], output[0, :, 4], output[0, :, 5]
     keep = scores > conf
-    return Candidates(
+    return Detections(
         boxes[keep].astype(np.float32),
         scores[keep].astype(np.float32),
         np.rint(class_ids[keep]).astype(np.int64),
@@ -215,7 +216,7 @@ def resolve(
     )
 
 
-def check_forced_scores(candidates: Candidates, layout: Layout) -> None:
+def check_forced_scores(candidates: Detections, layout: Layout) -> None:
     """Refuse what a forced family decoded when its scores are not probabilities.
 
     Every family's scores lie in [0, 1]; outside that, the output was read with the wrong
@@ -231,13 +232,13 @@ def check_forced_scores(candidates: Candidates, layout: Layout) -> None:
         )
 
 
-def build(layout: Layout) -> Family:
+def build(layout: Layout) -> FamilyAdapter:
     """The adapter for ``layout`` (checking that its output fits the family)."""
     shape = layout.output.shape
     if layout.family == "end2end":
         if not (_is_fixed(shape, 3, -1, 6) or _is_fixed(shape, 2, -1, 7)):
             raise _unknown(layout.output, "end2end needs [1, K, 6] or [K, 7]")
-        return Family("end2end", ULTRALYTICS_RECIPE, decode_end2end, suppress=False)
+        return FamilyAdapter("end2end", ULTRALYTICS_RECIPE, decode_end2end, suppress=False)
     if _class_count(layout.family, layout.output) is None:
         head = "4 + classes rows" if layout.family == "yolov8" else "5 + classes columns"
         raise _unknown(layout.output, f"{layout.family} needs [1, ?, ?] with {head}")
@@ -246,12 +247,12 @@ def build(layout: Layout) -> Family:
         if not isinstance(rows, int):  # a dynamic-shape export: one row per grid cell
             rows = _cell_count(layout.input_size, STRIDE_SETS[0])
         decoder = grid_decoder(layout.input_size, rows)
-        return Family("yolox", YOLOX_RECIPE, decoder, suppress=True)
+        return FamilyAdapter("yolox", YOLOX_RECIPE, decoder, suppress=True)
     if layout.family == "yolox-decoded":
-        return Family("yolox-decoded", YOLOX_RECIPE, decode_objectness_rows, suppress=True)
+        return FamilyAdapter("yolox-decoded", YOLOX_RECIPE, decode_objectness_rows, suppress=True)
     if layout.family == "yolov5":
-        return Family("yolov5", ULTRALYTICS_RECIPE, decode_objectness_rows, suppress=True)
-    return Family("yolov8", ULTRALYTICS_RECIPE, decode_class_columns, suppress=True)
+        return FamilyAdapter("yolov5", ULTRALYTICS_RECIPE, decode_objectness_rows, suppress=True)
+    return FamilyAdapter("yolov8", ULTRALYTICS_RECIPE, decode_class_columns, suppress=True)
 
 
 def parse_names(text: str) -> tuple[str, ...]:

@@ -1,13 +1,13 @@
 """From decoded candidate boxes to final detections: filter, NMS, cap, map back.
 
-Boxes here are ``(N, 4)`` float32 ``x1, y1, x2, y2``; until ``Transform.undo`` they are in
-model-input pixels, after it in original-image pixels.
+Boxes here are ``(N, 4)`` float32 ``x1, y1, x2, y2``, held in ``Detections`` all along: the
+candidates a family decodes are in model-input pixels and unsorted; ``finish`` filters,
+suppresses and sorts them, and ``Transform.undo`` maps them to original-image pixels.
 """
 
 from __future__ import annotations
 
 from collections.abc import Set
-from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -18,24 +18,6 @@ from detector.pipeline.letterbox import Transform
 # Like Ultralytics' max_nms: at very low thresholds, only the best this many boxes enter NMS,
 # which keeps its cost bounded whatever the model outputs.
 MAX_NMS_CANDIDATES = 30_000
-
-
-@dataclass(frozen=True)
-class Candidates:
-    """Boxes that passed the score threshold, before NMS, in model-input pixels."""
-
-    boxes: NDArray[np.float32]
-    scores: NDArray[np.float32]
-    class_ids: NDArray[np.int64]
-
-    @classmethod
-    def empty(cls) -> Candidates:
-        return cls(
-            np.zeros((0, 4), np.float32), np.zeros((0,), np.float32), np.zeros((0,), np.int64)
-        )
-
-    def take(self, index: NDArray[np.intp] | NDArray[np.bool_]) -> Candidates:
-        return Candidates(self.boxes[index], self.scores[index], self.class_ids[index])
 
 
 def cxcywh_to_xyxy(boxes: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -80,7 +62,7 @@ def nms(
 
 
 def finish(
-    candidates: Candidates,
+    candidates: Detections,
     transform: Transform,
     *,
     conf: float,
