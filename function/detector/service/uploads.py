@@ -20,7 +20,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote_plus
 
 from detector import aws
@@ -37,9 +37,8 @@ from detector.errors import (
     UnsupportedMediaTypeError,
 )
 from detector.model.store import LoadedModel
-from detector.observability import MeasuredModel
 from detector.pipeline import annotate
-from detector.pipeline.engine import DetectionResult
+from detector.pipeline.engine import DetectionResult, DetectOptions
 from detector.service.documents import (
     JPEG_MEDIA_TYPE,
     JSON_MEDIA_TYPE,
@@ -49,6 +48,18 @@ from detector.service.documents import (
 )
 from detector.service.request import DetectRequest
 from detector.settings import INPUT_BUCKETS, Settings
+
+
+class UploadModel(Protocol):
+    """The model as the upload flow uses it: loaded once, then run on each upload. The
+    handlers pass ``observability.MeasuredModel``, which adds metrics and trace segments."""
+
+    def get(self) -> LoadedModel: ...
+
+    def detect(
+        self, model: LoadedModel, image: bytes, options: DetectOptions
+    ) -> DetectionResult: ...
+
 
 MAX_RESULT_BYTES = 16 * 1024 * 1024  # a result with 10,000 detections is about 1.5 MB
 # Decoding the upload failed for good: it gets a result file that says why, and no retry.
@@ -209,7 +220,7 @@ def _output_location(upload: Upload, settings: Settings, prefix: str, suffix: st
 # --- processing -------------------------------------------------------------------------------
 def process_upload(
     upload: Upload,
-    model: MeasuredModel,
+    model: UploadModel,
     s3: S3Client,
     settings: Settings,
     *,
@@ -246,7 +257,7 @@ def process_upload(
 def _process(
     upload: Upload,
     target: S3Location,
-    model: MeasuredModel,
+    model: UploadModel,
     s3: S3Client,
     settings: Settings,
     *,
