@@ -198,6 +198,18 @@ def test_other_media_types_are_unsupported(content_type: str | None) -> None:
 def test_a_raw_body_over_the_limit_is_too_large_before_decoding() -> None:
     with pytest.raises(PayloadTooLargeError):
         parse(b"x" * 2000, "image/jpeg")
+    # The size is judged from the base64 text itself: text that would not even decode
+    # (a decode first would have made it a 400) is refused as too large.
+    undecodable = "!" * 4000
+    with pytest.raises(PayloadTooLargeError):
+        parse_detect_request(
+            body=undecodable,
+            is_base64=True,
+            content_type="image/jpeg",
+            query=None,
+            accept=None,
+            settings=SETTINGS,
+        )
 
 
 def test_a_json_image_over_the_limit_is_too_large() -> None:
