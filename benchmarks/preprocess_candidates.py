@@ -35,9 +35,10 @@ from detector.local import samples
 from detector.pipeline import decode, letterbox, postprocess
 from detector.pipeline.engine import Detector
 from detector.pipeline.letterbox import PAD_VALUE, YOLOX_RECIPE, Placement, place
+from detector.settings import ImageLimits
 
 SIZE = (416, 416)
-MAX_PIXELS = 10**9
+LIMITS = ImageLimits(pixels=10**9)
 Tensor = NDArray[np.float32]
 
 
@@ -84,19 +85,19 @@ def dct_factor(width: int, height: int, spot: Placement) -> int:
 
 # --- candidates: JPEG bytes -> tensor ---------------------------------------------------
 def ours(data: bytes) -> Tensor:
-    decoded = decode.decode(data, max_pixels=MAX_PIXELS, fit=SIZE)
+    decoded = decode.decode(data, limits=LIMITS, fit=SIZE)
     return letterbox.letterbox(decoded, SIZE, YOLOX_RECIPE)[0]
 
 
 def ours_fused(data: bytes) -> Tensor:
-    decoded = decode.decode(data, max_pixels=MAX_PIXELS, fit=SIZE)
+    decoded = decode.decode(data, limits=LIMITS, fit=SIZE)
     spot = spot_for(decoded.width, decoded.height)
     return fill(np.asarray(letterbox.resize(decoded, spot)), spot, bgr_source=False)
 
 
 def pillow_with(resample: Callable[[Image.Image, Placement], Image.Image]) -> Callable[..., Any]:
     def candidate(data: bytes) -> Tensor:
-        decoded = decode.decode(data, max_pixels=MAX_PIXELS, fit=SIZE)
+        decoded = decode.decode(data, limits=LIMITS, fit=SIZE)
         spot = spot_for(decoded.width, decoded.height)
         return fill(np.asarray(resample(decoded.image, spot)), spot, bgr_source=False)
 

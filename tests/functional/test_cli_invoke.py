@@ -161,7 +161,8 @@ def test_an_s3_event_without_credentials_answers_as_lambda_would_without_a_trace
     event = write_event(tmp_path, *argv)
 
     # WHEN it is invoked
-    done = detector("invoke", "--event", event, env=no_aws_env(MODEL_URI=str(model_path)))
+    env = no_aws_env(MODEL_URI=str(model_path), INPUT_BUCKETS="photos")
+    done = detector("invoke", "--event", event, env=env)
 
     # THEN the function raised (Lambda retries it): its error is the answer, the reason one
     # line on stderr, and the exit code says the function failed
@@ -185,7 +186,8 @@ def test_records_that_failed_in_an_sqs_batch_exit_1(tmp_path, model_path, dog_jp
         event.write_text(json.dumps(events.sqs_event([good, bad])))
 
         # WHEN the batch is invoked
-        done = detector("invoke", "--event", event, env={"MODEL_URI": str(model_path)})
+        env = {"MODEL_URI": str(model_path), "INPUT_BUCKETS": "photos,elsewhere"}
+        done = detector("invoke", "--event", event, env=env)
 
     # THEN one record is reported failed, and the exit code says so
     assert done.returncode == 1, done.stderr

@@ -206,7 +206,7 @@ def test_a_raw_body_over_the_limit_is_too_large_before_decoding() -> None:
             body=undecodable,
             is_base64=True,
             content_type="image/jpeg",
-            query=None,
+            query={},
             accept=None,
             settings=SETTINGS,
         )

@@ -25,7 +25,6 @@ from urllib.parse import quote_plus, urlencode
 
 from detector.errors import BadRequestError
 from detector.local.tokens import mint_token
-from detector.service.batch_operations import encode_key
 from detector.settings import Settings
 
 ApiKind = Literal["rest", "http", "url"]
@@ -289,6 +288,10 @@ def batch_operations_event(
 
     Schema 1.0 names the bucket by ARN and has no ``userArguments``; 2.0 names it and has.
     """
+    # Imported here: the upload flow's modules create their Powertools child loggers when
+    # imported, and `serve`/`invoke` import this module before they set the service name.
+    from detector.service.batch_operations import encode_key  # noqa: PLC0415
+
     task: dict[str, Any] = {
         "taskId": _token_id(f"{job_id}/{bucket}/{key}/{version_id}"),
         "s3Key": encode_key(key),
