@@ -432,6 +432,11 @@ class LambdaProcess:
                 self.popen.kill()
                 self.popen.wait()
 
+    def close(self) -> None:
+        """Stop the process and drop its output."""
+        self.stop()
+        self._log.close()
+
     def __enter__(self) -> Self:
         return self
 
@@ -441,5 +446,4 @@ class LambdaProcess:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self.stop()
-        self._log.close()
+        self.close()
