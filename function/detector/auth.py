@@ -18,12 +18,10 @@ import time
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 import jwt
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
@@ -43,6 +41,9 @@ from detector.settings import (
     JWT_SECRET_ID,
     Settings,
 )
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
 # Real access tokens are well under 2 kB; anything far larger is refused before parsing.
 MAX_TOKEN_BYTES = 8 * 1024
@@ -119,6 +120,11 @@ class SecretsManagerKey:
         self.algorithms = algorithms
 
     def key_for(self, token: str, header: Mapping[str, Any]) -> tuple[Any, list[str]]:
+        # Imported here (as the provider is): only this key source uses Powertools' parameters.
+        from aws_lambda_powertools.utilities.parameters.exceptions import (  # noqa: PLC0415
+            GetParameterError,
+        )
+
         try:
             secret = self._provider.get(self._secret_id, max_age=SECRET_MAX_AGE_SECONDS)
         except GetParameterError:
@@ -440,9 +446,12 @@ def _key_source(
             f"{'none is' if not chosen else ', '.join(chosen) + ' are'} set"
         )
     if settings.jwt_secret_id:
-        provider = secrets_provider or SecretsProvider()
+        if secrets_provider is None:
+            from aws_lambda_powertools.utilities.parameters import SecretsProvider  # noqa: PLC0415
+
+            secrets_provider = SecretsProvider()
         algorithms = _allowed(settings, HMAC_ALGORITHMS)
-        return SecretsManagerKey(settings.jwt_secret_id, algorithms, provider)
+        return SecretsManagerKey(settings.jwt_secret_id, algorithms, secrets_provider)
     if settings.jwt_secret:
         return StaticKey(checked_secret(settings.jwt_secret), _allowed(settings, HMAC_ALGORITHMS))
     if settings.jwt_public_key:

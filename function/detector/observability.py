@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.tracing.base import BaseProvider, BaseSegment
 
 from detector.aws import AwsClients
 from detector.model.store import LoadedModel, ModelHolder
@@ -22,16 +25,16 @@ from detector.settings import Settings
 def powertools(settings: Settings) -> tuple[Logger, Tracer, Metrics]:
     """A handler's logger, tracer and metrics, named after the service.
 
-    Powertools reads its other settings itself (``POWERTOOLS_TRACE_DISABLED``,
-    ``POWERTOOLS_LOG_LEVEL``, ...). Logs are JSON with the request id and cold-start flag;
-    events are never logged: API events carry bearer tokens.
+    Powertools reads its other settings itself (``POWERTOOLS_LOG_LEVEL``, ...). Logs are
+    JSON with the request id and cold-start flag; events are never logged: API events carry
+    bearer tokens. With tracing off (``POWERTOOLS_TRACE_DISABLED``) the tracer is a no-op.
     """
     # /health, the page and refused requests publish no metric by design; Powertools would
     # warn on each of them, burying real warnings in the log.
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     return (
         Logger(service=settings.service_name, json_serializer=log_line),
-        Tracer(service=settings.service_name),
+        tracer(settings),
         Metrics(namespace=settings.metrics_namespace, service=settings.service_name),
     )
 
@@ -46,6 +49,69 @@ def log_line(record: dict[str, Any]) -> str:
     """
     text = json.dumps(record, default=str, separators=(",", ":"), ensure_ascii=False)
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def tracer(settings: Settings) -> Tracer:
+    """Powertools' X-Ray tracer, or with tracing off one whose provider does nothing.
+
+    Powertools' own ``Tracer(disabled=True)`` still imports the X-Ray SDK, whose recorder
+    builds a botocore client at import: a third of the handler's import time. A provider of
+    our own keeps the SDK out of the process; ``disabled=False`` because disabling would
+    make Powertools switch the (never imported) SDK off, importing it.
+    """
+    if settings.tracing:
+        return Tracer(service=settings.service_name)
+    return Tracer(
+        service=settings.service_name, provider=NoTracing(), auto_patch=False, disabled=False
+    )
+
+
+class NoSegment(BaseSegment):
+    """A trace segment that records nothing."""
+
+    def close(self, end_time: int | None = None) -> None:
+        pass
+
+    def add_subsegment(self, subsegment: Any) -> None:
+        pass
+
+    def remove_subsegment(self, subsegment: Any) -> None:
+        pass
+
+    def put_annotation(self, key: str, value: Any) -> None:
+        pass
+
+    def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None:
+        pass
+
+    def add_exception(self, exception: BaseException, stack: Any, remote: bool = False) -> None:
+        pass
+
+
+class NoTracing(BaseProvider):
+    """Powertools' tracing provider interface, doing nothing: tracing is off."""
+
+    @contextmanager
+    def in_subsegment(self, name: str | None = None, **kwargs: Any) -> Iterator[BaseSegment]:
+        yield NoSegment()
+
+    @asynccontextmanager
+    async def in_subsegment_async(
+        self, name: str | None = None, **kwargs: Any
+    ) -> AsyncIterator[BaseSegment]:
+        yield NoSegment()
+
+    def put_annotation(self, key: str, value: Any) -> None:
+        pass
+
+    def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None:
+        pass
+
+    def patch(self, modules: Sequence[str]) -> None:
+        pass
+
+    def patch_all(self) -> None:
+        pass
 
 
 class MeasuredModel:

@@ -57,6 +57,8 @@ ANNOTATED_MAX_SIDE = "ANNOTATED_MAX_SIDE"  # pixels on the longest side; 0: full
 # --- observability (Powertools reads its other POWERTOOLS_* variables itself) ------------
 SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
 METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+# Powertools' own switch, read here too: with tracing off the X-Ray SDK is never imported.
+TRACE_DISABLED = "POWERTOOLS_TRACE_DISABLED"
 
 # --- fixed limits of a /detect request: its grammar, not a deployment choice ------------
 # A number (an option in the query string or the JSON body): 17 significant digits and an
@@ -138,6 +140,7 @@ class Settings:
 
     service_name: str = "detector"
     metrics_namespace: str = "ServerlessDetector"
+    tracing: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -178,6 +181,7 @@ class Settings:
             annotated_max_side=_int(env, ANNOTATED_MAX_SIDE, cls.annotated_max_side, minimum=0),
             service_name=_text(env, SERVICE_NAME) or cls.service_name,
             metrics_namespace=_text(env, METRICS_NAMESPACE) or cls.metrics_namespace,
+            tracing=not _bool(env, TRACE_DISABLED, not cls.tracing),
         )
         unknown = set(overrides) - {f.name for f in fields(cls)}
         if unknown:

@@ -24,6 +24,7 @@ from detector.local.packing import describe_model
 from detector.local.tokens import sign_token
 from detector.model import keys
 from detector.model.artifact import seal
+from detector.pipeline import annotate
 from tests import tokens
 from tests.lambdas import (
     binary_body,
@@ -622,7 +623,7 @@ def test_a_bug_is_a_500_without_a_stack_trace(
     def broken(*args: object, **kwargs: object) -> bytes:
         raise RuntimeError("secret internals at 0xdeadbeef")
 
-    monkeypatch.setattr(api.annotate, "draw", broken)
+    monkeypatch.setattr(annotate, "draw", broken)
     event = detect_event("http", dog_jpg.read_bytes(), token, headers={"Accept": "image/jpeg"})
 
     with logs_to_current_stdout():

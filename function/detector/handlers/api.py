@@ -28,7 +28,6 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from detector import aws, observability
@@ -55,7 +54,6 @@ from detector.errors import (
     UnsupportedMediaTypeError,
 )
 from detector.observability import MeasuredModel
-from detector.pipeline import annotate
 from detector.pipeline.engine import DetectionResult
 from detector.service.documents import (
     JPEG_MEDIA_TYPE,
@@ -104,9 +102,12 @@ STATUS = {
 @functools.cache
 def verifier() -> TokenVerifier:
     """Built on first use: a configuration error then fails the request, not the cold start."""
-    secrets = (
-        SecretsProvider(boto3_client=clients.secretsmanager) if settings.jwt_secret_id else None
-    )
+    secrets = None
+    if settings.jwt_secret_id:
+        # Imported here: only this key source needs Powertools' parameters utility.
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider  # noqa: PLC0415
+
+        secrets = SecretsProvider(boto3_client=clients.secretsmanager)
     return TokenVerifier.from_settings(settings, secrets_provider=secrets)
 
 
@@ -190,6 +191,10 @@ def query_options(event: BaseProxyEvent) -> dict[str, str]:
 
 
 def drawing(image: bytes, result: DetectionResult, names: Sequence[str]) -> bytes:
+    # Imported here: most requests want no drawing, and Pillow's drawing modules cost a
+    # cold start 10 ms.
+    from detector.pipeline import annotate  # noqa: PLC0415
+
     return annotate.draw(
         image,
         result,

@@ -17,15 +17,17 @@ import binascii
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from detector import aws
 from detector.errors import ConfigurationError, KeyAccessError, KeySourceMissingError
 from detector.model.artifact import KEY_BYTES, DataKey, Header, KeyWrap, encryption_context
 from detector.settings import MODEL_KEY_B64, MODEL_KEY_PARAMETER, MODEL_KEY_SECRET_ID, Settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
 
 KEY_CACHE_SECONDS = 300
 
@@ -181,6 +183,11 @@ class KeyResolver:
                 provider.clear_cache()  # type: ignore[no-untyped-call]  # Powertools
 
     def _fetch(self, source: UserKeySource) -> str | bytes:
+        # Imported here (as the providers are): only these key modes use Powertools' parameters.
+        from aws_lambda_powertools.utilities.parameters.exceptions import (  # noqa: PLC0415
+            GetParameterError,
+        )
+
         try:
             if source.secret_id:
                 permission = "secretsmanager:GetSecretValue"
@@ -200,10 +207,14 @@ class KeyResolver:
 
     def _secrets_provider(self) -> SecretsProvider:
         if self._secrets is None:
+            from aws_lambda_powertools.utilities.parameters import SecretsProvider  # noqa: PLC0415
+
             self._secrets = SecretsProvider(boto3_client=self._clients.secretsmanager)
         return self._secrets
 
     def _parameters_provider(self) -> SSMProvider:
         if self._parameters is None:
+            from aws_lambda_powertools.utilities.parameters import SSMProvider  # noqa: PLC0415
+
             self._parameters = SSMProvider(boto3_client=self._clients.ssm)
         return self._parameters

@@ -37,7 +37,6 @@ from detector.errors import (
     UnsupportedMediaTypeError,
 )
 from detector.model.store import LoadedModel
-from detector.pipeline import annotate
 from detector.pipeline.engine import DetectionResult, DetectOptions
 from detector.service.documents import (
     JPEG_MEDIA_TYPE,
@@ -342,6 +341,9 @@ def _write_annotated(
     model: LoadedModel,
     settings: Settings,
 ) -> S3Location:
+    # Imported here: most uploads are not drawn (ANNOTATE off, the default).
+    from detector.pipeline import annotate  # noqa: PLC0415
+
     target = annotated_location(upload, settings)
     jpeg = annotate.draw(
         image,
