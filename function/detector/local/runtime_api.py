@@ -358,6 +358,7 @@ def lambda_environ(
         "AWS_LAMBDA_FUNCTION_NAME": name,
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb),
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
         "AWS_LAMBDA_LOG_STREAM_NAME": f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}",
         "AWS_REGION": REGION,
@@ -394,7 +395,8 @@ class LambdaProcess:
         python: str = sys.executable,
     ) -> LambdaProcess:
         """Start the runtime on ``handler``; ``env`` adds to (and wins over) this process's
-        environment and Lambda's variables. ``snap_start``: initialise for a snapshot."""
+        environment and Lambda's variables. ``snap_start``: initialise for a snapshot
+        (``AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`` rather than ``on-demand``)."""
         root = task_root or Path.cwd()
         environ = {**os.environ, **lambda_environ(handler, api, task_root=root), **(env or {})}
         if snap_start:
