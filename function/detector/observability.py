@@ -16,7 +16,6 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.tracing.base import BaseProvider, BaseSegment
 
-from detector.aws import AwsClients
 from detector.model.store import LoadedModel, ModelHolder
 from detector.pipeline.engine import DetectionResult, DetectOptions
 from detector.settings import Settings
@@ -117,20 +116,22 @@ class NoTracing(BaseProvider):
 class MeasuredModel:
     """Wraps the container's ``ModelHolder``: ``ModelLoadMs``, ``InferenceMs``, ``Detections``."""
 
-    def __init__(
-        self, settings: Settings, clients: AwsClients, tracer: Tracer, metrics: Metrics
-    ) -> None:
-        # Each cold-start step gets its own subsegment of this tracer's trace.
-        self.holder = ModelHolder(settings, clients=clients, span=tracer.provider.in_subsegment)
+    def __init__(self, holder: ModelHolder, tracer: Tracer, metrics: Metrics) -> None:
+        self.holder = holder
         self._tracer = tracer
         self._metrics = metrics
+        self._counted: LoadedModel | None = None  # the load ModelLoadMs was reported for
 
     def get(self) -> LoadedModel:
-        """The model, loaded on first use (``ModelUnavailableError`` if that fails)."""
-        cold = not self.holder.loaded
+        """The model, loaded on first use (``ModelUnavailableError`` if that fails).
+
+        A load this call makes has each step in a subsegment of the request's trace; the
+        first request to get a model (also one preloaded meanwhile) reports its load time.
+        """
         with self._tracer.provider.in_subsegment("## load_model"):
-            model = self.holder.get()
-        if cold:
+            model = self.holder.get(span=self._tracer.provider.in_subsegment)
+        if model is not self._counted:
+            self._counted = model
             total = model.timings_ms.get("total", sum(model.timings_ms.values()))
             self._metrics.add_metric(name="ModelLoadMs", unit=MetricUnit.Milliseconds, value=total)
         return model

@@ -26,6 +26,8 @@ MODEL_CACHE_DIR = "MODEL_CACHE_DIR"  # where sealed (never plaintext) bytes are 
 ORT_THREADS = "ORT_THREADS"  # onnxruntime intra-op threads; default: the CPUs we may use
 # Set by Lambda itself: the CPU time a function gets is in proportion to its memory.
 LAMBDA_MEMORY_MB = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
+# Set by Lambda itself: on-demand, provisioned-concurrency or snap-start.
+INITIALIZATION_TYPE = "AWS_LAMBDA_INITIALIZATION_TYPE"
 # --- detection defaults ------------------------------------------------------------------
 CONF_THRESHOLD = "CONF_THRESHOLD"
 IOU_THRESHOLD = "IOU_THRESHOLD"
@@ -111,6 +113,7 @@ class Settings:
     model_cache_dir: Path = Path("/tmp/detector-cache")  # noqa: S108 - Lambda's only writable dir
     ort_threads: int | None = None
     lambda_memory_mb: int | None = None
+    initialization_type: str | None = None
 
     conf: float = 0.25
     iou: float = 0.45
@@ -142,6 +145,12 @@ class Settings:
     metrics_namespace: str = "ServerlessDetector"
     tracing: bool = True
 
+    @property
+    def preload(self) -> bool:
+        """Initialised by Lambda for an invocation that waits (on demand, or provisioned
+        concurrency): start loading the model at once, beside the rest of the cold start."""
+        return self.initialization_type in ("on-demand", "provisioned-concurrency")
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read the environment (``os.environ`` by default); ``overrides`` win over it."""
@@ -156,6 +165,7 @@ class Settings:
             model_cache_dir=_path(env, MODEL_CACHE_DIR) or cls.model_cache_dir,
             ort_threads=_optional_int(env, ORT_THREADS, minimum=1),
             lambda_memory_mb=_optional_int(env, LAMBDA_MEMORY_MB, minimum=1),
+            initialization_type=_text(env, INITIALIZATION_TYPE),
             conf=_float(env, CONF_THRESHOLD, cls.conf),
             iou=_float(env, IOU_THRESHOLD, cls.iou),
             max_det=_int(env, MAX_DET, cls.max_det, minimum=1),

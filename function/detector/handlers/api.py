@@ -53,6 +53,7 @@ from detector.errors import (
     UnauthorizedError,
     UnsupportedMediaTypeError,
 )
+from detector.model.store import ModelHolder
 from detector.observability import MeasuredModel
 from detector.pipeline.engine import DetectionResult
 from detector.service.documents import (
@@ -65,9 +66,12 @@ from detector.service.request import parse_detect_request
 from detector.settings import Settings
 
 settings = Settings.from_env()
-logger, tracer, metrics = observability.powertools(settings)
 clients = AwsClients()
-model = MeasuredModel(settings, clients, tracer, metrics)
+holder = ModelHolder(settings, clients=clients)
+if settings.preload:
+    holder.preload()  # the fetch overlaps with the rest of the cold start
+logger, tracer, metrics = observability.powertools(settings)
+model = MeasuredModel(holder, tracer, metrics)
 app = Router()  # type: ignore[no-untyped-call]  # Powertools leaves __init__ unannotated
 
 HTML_MEDIA_TYPE = "text/html; charset=utf-8"

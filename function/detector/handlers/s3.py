@@ -25,6 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from detector import observability
 from detector.aws import AwsClients
 from detector.errors import BadRequestError, DetectorError
+from detector.model.store import ModelHolder
 from detector.observability import MeasuredModel
 from detector.service import batch_operations
 from detector.service.request import DetectRequest
@@ -41,9 +42,12 @@ from detector.service.uploads import (
 from detector.settings import Settings
 
 settings = Settings.from_env()
-logger, tracer, metrics = observability.powertools(settings)
 clients = AwsClients()
-model = MeasuredModel(settings, clients, tracer, metrics)
+holder = ModelHolder(settings, clients=clients)
+if settings.preload:
+    holder.preload()  # the fetch overlaps with the rest of the cold start
+logger, tracer, metrics = observability.powertools(settings)
+model = MeasuredModel(holder, tracer, metrics)
 processor = BatchProcessor(event_type=EventType.SQS)
 
 

@@ -4,7 +4,8 @@
 cache in ``Settings.model_cache_dir``, or a local file) → read and check the header →
 unwrap the data key → decrypt → decompress and verify → onnxruntime session from bytes.
 The plaintext model lives only in memory. A failure raises ``ModelUnavailableError`` and
-leaves nothing behind: the next ``get()`` tries again from the start.
+leaves nothing behind: the next ``get()`` tries again from the start. ``preload()`` starts
+that load in a thread, so that the fetch overlaps with the rest of a cold start.
 
 ``MODEL_URI`` is ``s3://bucket/key`` (optionally ``?versionId=``), or for local work the
 path of a sealed file or of a plain ``.onnx``.
@@ -12,6 +13,7 @@ path of a sealed file or of a plain ``.onnx``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -98,11 +100,12 @@ class ModelHolder:
     def loaded(self) -> bool:
         return self._model is not None
 
-    def get(self) -> LoadedModel:
+    def get(self, span: Span | None = None) -> LoadedModel:
         """The model, loaded on the first call; raises ModelUnavailableError.
 
         Threads that wait while another one loads share its outcome, success or failure;
-        the next call after a failure starts a new attempt.
+        the next call after a failure starts a new attempt. ``span`` (default: the one given
+        to the constructor) opens the trace subsegments of a load this call makes.
         """
         model = self._model
         if model is not None:
@@ -115,17 +118,31 @@ class ModelHolder:
                 raise ModelUnavailableError(self._last_error.message)
             self._attempts += 1
             try:
-                self._model = self._load()
+                self._model = self._load(span or self._span)
             except ModelUnavailableError as exc:
                 self._last_error = exc
                 raise
             return self._model
 
-    def _load(self) -> LoadedModel:
+    def preload(self) -> threading.Thread:
+        """Start loading in a thread of its own; a ``get()`` meanwhile waits for that load.
+
+        Outside any invocation, so without trace subsegments; a failure is logged, and the
+        request that waited for it gets the error (the one after it tries again).
+        """
+        thread = threading.Thread(target=self._preload, name="model-preload", daemon=True)
+        thread.start()
+        return thread
+
+    def _preload(self) -> None:
+        with contextlib.suppress(ModelUnavailableError):  # logged by _load
+            self.get(span=_no_span)
+
+    def _load(self, span: Span | None) -> LoadedModel:
         try:
             if self._keys is None:
                 self._keys = KeyResolver(self._clients, UserKeySource.from_settings(self._settings))
-            return load_model(self._settings, self._clients, self._keys, Steps(self._span))
+            return load_model(self._settings, self._clients, self._keys, Steps(span))
         except DetectorError as exc:
             if self._keys is not None:
                 self._keys.clear_cache()  # a corrected secret is read at the next attempt
@@ -344,6 +361,10 @@ def write_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _no_span(name: str) -> AbstractContextManager[object]:
+    return nullcontext()
 
 
 class Steps:
