@@ -346,6 +346,13 @@ class TokenVerifier:
             leeway_seconds=settings.jwt_leeway_seconds,
         )
 
+    def prefetch(self) -> None:
+        """Read a Secrets Manager secret now rather than at the first token (a SnapStart
+        restore does it before its first request); other key sources have nothing to read
+        up front (a JWKS is fetched for the first token's key id)."""
+        if isinstance(self._source, SecretsManagerKey):
+            self._source.key_for("", {})
+
     def verify(self, authorization: str | None) -> Claims:
         """Check an ``Authorization`` header value; raise a 401/403/503 error otherwise."""
         token = bearer_token(authorization)

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -134,6 +135,7 @@ class AwsClients:
     """The boto3 clients we use, each created on first use.
 
     A cold start pays only for the clients it needs; tests pass their own clients.
+    ``renew()`` starts over, for a process restored from a SnapStart snapshot.
     """
 
     def __init__(
@@ -146,6 +148,18 @@ class AwsClients:
         ssm: SsmClient | None = None,
     ) -> None:
         self._session = session
+        self._given = frozenset(
+            name
+            for name, client in {
+                "s3": s3,
+                "kms": kms,
+                "secretsmanager": secretsmanager,
+                "ssm": ssm,
+            }.items()
+            if client is not None
+        )
+        self._core: botocore.session.Session | None = None  # of the session we made
+        self._loader: Any = None  # botocore's parsed service data, kept by renew()
         self._clients: dict[str, Any] = {
             name: client
             for name, client in {
@@ -174,11 +188,36 @@ class AwsClients:
     def ssm(self) -> SsmClient:
         return self._client("ssm")
 
+    def renew(self) -> None:
+        """Forget the clients we made and the session we made them in: the next calls resolve
+        credentials anew and open new connections (those in a snapshot lead nowhere, and
+        every process restored from it has the same). What was passed in is kept.
+
+        botocore's parsed service data is kept: it is read-only, the same for everyone, and
+        reading it again is most of what a new client costs.
+        """
+        with self._lock:
+            for name, client in list(self._clients.items()):
+                if name not in self._given:
+                    client.close()  # its pooled connections; the client itself is dropped
+                    del self._clients[name]
+            if self._core is not None:
+                self._loader = self._core.get_component("data_loader")
+                self._core = None
+                self._session = None
+
+    def _new_session(self) -> boto3.session.Session:
+        core = botocore.session.Session()
+        if self._loader is not None:
+            core.register_component("data_loader", self._loader)
+        self._core = core
+        return boto3.session.Session(botocore_session=core)
+
     def _client(self, service: str) -> Any:
         with self._lock:
             if service not in self._clients:
                 # One session for all clients: each new session reloads botocore's data.
-                self._session = self._session or boto3.session.Session()
+                self._session = self._session or self._new_session()
                 try:
                     self._clients[service] = self._session.client(service, config=CLIENT_CONFIG)
                 except NoRegionError:

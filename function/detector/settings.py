@@ -146,6 +146,11 @@ class Settings:
     tracing: bool = True
 
     @property
+    def snap_start(self) -> bool:
+        """Initialised for a SnapStart snapshot: the runtime hooks load the model."""
+        return self.initialization_type == "snap-start"
+
+    @property
     def preload(self) -> bool:
         """Initialised by Lambda for an invocation that waits (on demand, or provisioned
         concurrency): start loading the model at once, beside the rest of the cold start."""

@@ -8,7 +8,7 @@ from botocore.config import Config
 from botocore.stub import Stubber
 
 from detector import aws
-from detector.aws import S3Location
+from detector.aws import AwsClients, S3Location
 from detector.errors import (
     KeyAccessError,
     PayloadTooLargeError,
@@ -154,3 +154,32 @@ def test_missing_kms_permission_names_the_action_and_the_context(clients, kms_ke
 def test_s3_uris_are_parsed_with_their_version(uri, expected):
     assert S3Location.parse(uri) == expected
     assert str(S3Location.parse(uri)) == uri
+
+
+def signing_key_id(client) -> str:
+    """The access key id in the signature of a call the client makes."""
+    seen: list[str] = []
+
+    def note(request, **_) -> None:
+        seen.append(request.headers["Authorization"].decode().split("Credential=")[1].split("/")[0])
+
+    client.meta.events.register("before-send", note)
+    client.list_buckets()
+    return seen[0]
+
+
+def test_renewed_clients_resolve_credentials_anew_and_keep_what_was_given(
+    aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    given = boto3.client("kms")
+    clients = AwsClients(kms=given)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "before-the-snapshot")
+    old = clients.s3
+    assert signing_key_id(old) == "before-the-snapshot"
+    # WHEN the credentials change (a restored snapshot) and the clients are renewed
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "after-the-restore")
+    clients.renew()
+    # THEN a new S3 client signs with the new credentials; the KMS client passed in stays
+    assert clients.s3 is not old
+    assert signing_key_id(clients.s3) == "after-the-restore"
+    assert clients.kms is given

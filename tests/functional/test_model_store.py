@@ -307,6 +307,48 @@ def test_a_failed_preload_leaves_the_next_get_to_try_again(
     assert holder.get().model_id == "yolox-nano"
 
 
+def test_a_recheck_drops_a_model_whose_object_has_changed(
+    clients, bucket, kms_sealed, settings, model_bytes, kms_key
+):
+    put(clients, kms_sealed)
+    holder = ModelHolder(settings, clients=clients)
+    first = holder.get()
+    # GIVEN the object unchanged: the model held stays
+    assert holder.recheck() is True
+    assert holder.get() is first
+    # WHEN another model is put at the same key
+    other = describe_model(
+        model_bytes, names_file=None, family=None, model_id="other", default_id="x"
+    )
+    put(clients, seal(model_bytes, keys.kms_data_key(clients.kms, kms_key, "other"), other))
+    # THEN the recheck drops the model held, and the next get loads the new one
+    assert holder.recheck() is False
+    assert not holder.loaded
+    assert holder.get().model_id == "other"
+
+
+def test_a_recheck_that_cannot_reach_s3_keeps_the_model(clients, bucket, kms_sealed, settings):
+    put(clients, kms_sealed)
+    holder = ModelHolder(settings, clients=clients)
+    loaded = holder.get()
+    clients.s3.delete_object(Bucket="models", Key=MODEL_KEY)  # S3 answers 404
+    assert holder.recheck() is True
+    assert holder.get() is loaded
+
+
+def test_a_pinned_version_is_never_rechecked(clients, bucket, kms_sealed, settings):
+    version = put(clients, kms_sealed)["VersionId"]
+    pinned = replace(settings, model_uri=f"s3://models/{MODEL_KEY}?versionId={version}")
+    holder = ModelHolder(pinned, clients=clients)
+    loaded = holder.get()
+    put(clients, b"a newer object, never looked at")
+    calls: list[str] = []
+    clients.s3.meta.events.register("before-call.s3", lambda model, **_: calls.append(model.name))
+    assert holder.recheck() is True
+    assert holder.get() is loaded
+    assert calls == []
+
+
 def test_threads_asking_at_once_share_one_load(clients, bucket, kms_sealed, settings):
     put(clients, kms_sealed)
     statuses = get_object_statuses(clients)

@@ -30,7 +30,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from detector import aws, observability
+from detector import aws, observability, snapstart
 from detector.auth import TokenVerifier, challenge
 from detector.aws import AwsClients, S3Location
 from detector.errors import (
@@ -113,6 +113,17 @@ def verifier() -> TokenVerifier:
 
         secrets = SecretsProvider(boto3_client=clients.secretsmanager)
     return TokenVerifier.from_settings(settings, secrets_provider=secrets)
+
+
+def fresh_verifier() -> None:
+    """After a SnapStart restore: a new verifier, through the renewed clients, its secret
+    read now rather than by the first request."""
+    verifier.cache_clear()
+    verifier().prefetch()
+
+
+if settings.snap_start:
+    snapstart.register(model, clients, prepare=[verifier], after_restore=[fresh_verifier])
 
 
 def request_id() -> str | None:

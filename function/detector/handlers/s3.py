@@ -22,7 +22,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from detector import observability
+from detector import observability, snapstart
 from detector.aws import AwsClients
 from detector.errors import BadRequestError, DetectorError
 from detector.model.store import ModelHolder
@@ -49,6 +49,8 @@ if settings.preload:
 logger, tracer, metrics = observability.powertools(settings)
 model = MeasuredModel(holder, tracer, metrics)
 processor = BatchProcessor(event_type=EventType.SQS)
+if settings.snap_start:
+    snapstart.register(model, clients)
 
 
 # One line per upload, at the level its outcome deserves.

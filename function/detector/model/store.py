@@ -138,6 +138,39 @@ class ModelHolder:
         with contextlib.suppress(ModelUnavailableError):  # logged by _load
             self.get(span=_no_span)
 
+    def recheck(self) -> bool:
+        """Whether the model held is still the object at ``MODEL_URI`` (for a process
+        restored from a snapshot taken long ago); if not, it is dropped and the next
+        ``get()`` loads the new one. One HEAD request, none for a pinned ``versionId``;
+        when S3 cannot say, the model held is kept (and the failure logged).
+        """
+        loaded = self._model
+        if loaded is None or not loaded.source.startswith("s3://"):
+            return True
+        location = S3Location.parse(loaded.source)
+        if location.version_id:
+            return True  # a version never changes
+        try:
+            current = aws.head_object(self._clients.s3, location).etag
+        except DetectorError as exc:
+            logger.warning("could not recheck the model object: %s", exc.message)
+            return True
+        if current == loaded.etag:
+            return True
+        logger.warning(
+            "the model object has changed since it was loaded; the next request loads it",
+            extra={"model_source": loaded.source, "etag": loaded.etag, "current_etag": current},
+        )
+        with self._lock:
+            if self._model is loaded:
+                self._model = None
+        return False
+
+    def forget_keys(self) -> None:
+        """Drop the key resolver, its cached key (user-managed key modes) and the clients it
+        holds: the next load reads the key anew, through the clients of that time."""
+        self._keys = None
+
     def _load(self, span: Span | None) -> LoadedModel:
         try:
             if self._keys is None:
