@@ -33,6 +33,7 @@ LEFT_TO_DEFAULTS = {
     settings.MODEL_CACHE_DIR: "the default is under /tmp, Lambda's only writable folder",
     settings.ORT_THREADS: "the code counts the CPUs the function may use",
     settings.LAMBDA_MEMORY_MB: "Lambda sets it from MemorySize",
+    settings.INITIALIZATION_TYPE: "Lambda sets it: on-demand, or snap-start with SnapStart",
     settings.CONF_THRESHOLD: "the product default; each request may override it",
     settings.IOU_THRESHOLD: "the product default; each request may override it",
     settings.MAX_DET: "the product default; each request may override it",
@@ -77,6 +78,8 @@ PARAMETERS = {
     "ApiReservedConcurrency": "",
     "StackKmsKeyArn": STACK_KEY,
     "UploadsAccessLogBucket": "",
+    "SnapStart": "None",
+    "Tracing": "Active",
     "UploadsBucket.Arn": "arn:aws:s3:::detector-uploads-123456789012-1a2b3c4d",
     "UploadQueue.Arn": "arn:aws:sqs:us-east-1:123456789012:uploads",
 }
@@ -388,7 +391,7 @@ def test_the_upload_queue_hands_failures_to_a_dead_letter_queue_one_record_at_a_
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
         "Fn::GetAtt": ["UploadDeadLetterQueue", "Arn"]
     }
-    assert mapping["Properties"]["FunctionName"] == {"Ref": "DetectUploads"}
+    assert mapping["Properties"]["FunctionName"] == {"Ref": alias_of(resources, "DetectUploads")}
     assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     # Lambda's advice: a visibility timeout of six times the function's timeout
     timeout = resources["DetectUploads"]["Properties"]["Timeout"]
@@ -651,17 +654,18 @@ def test_a_burst_of_uploads_runs_at_most_upload_max_concurrency_functions(sam_te
     template = sam_template["template"]
     resources = sam_template["transformed"]["Resources"]
     function = resources["DetectUploads"]["Properties"]
+    # (the function itself, or its published version through the alias)
+    invoked = [{"Ref": "DetectUploads"}, {"Ref": alias_of(resources, "DetectUploads")}]
     mappings = [
         r["Properties"]
         for r in resources.values()
         if r["Type"] == "AWS::Lambda::EventSourceMapping"
-        and r["Properties"]["FunctionName"] == {"Ref": "DetectUploads"}
+        and r["Properties"]["FunctionName"] in invoked
     ]
     pushers = [
         name
         for name, r in resources.items()
-        if r["Type"] == "AWS::Lambda::Permission"
-        and r["Properties"]["FunctionName"] == {"Ref": "DetectUploads"}
+        if r["Type"] == "AWS::Lambda::Permission" and r["Properties"]["FunctionName"] in invoked
     ]
 
     # THEN its one trigger is the queue, whose poller runs at most UploadMaxConcurrency
@@ -675,3 +679,109 @@ def test_a_burst_of_uploads_runs_at_most_upload_max_concurrency_functions(sam_te
     # and no reserved concurrency: it would hold that many back from the API even when idle,
     # and below the cap Lambda would throttle the poller, counting receives toward the DLQ
     assert "ReservedConcurrentExecutions" not in function
+
+
+# --- SnapStart, versions and the alias; tracing ---------------------------------------------
+ALIAS = "live"
+
+
+def alias_of(resources: dict[str, Any], function: str) -> str:
+    """The logical id of the alias SAM makes for the function (AutoPublishAlias)."""
+    [name] = [
+        name
+        for name, r in resources.items()
+        if r["Type"] == "AWS::Lambda::Alias"
+        and r["Properties"]["FunctionName"] == {"Ref": function}
+    ]
+    return name
+
+
+def snapstart_values(template: dict[str, Any], apply_on: str, key: str = "") -> dict[str, Any]:
+    return with_conditions(template, PARAMETERS | {"SnapStart": apply_on, "StackKmsKeyArn": key})
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+@pytest.mark.parametrize("apply_on", ["None", "PublishedVersions"])
+def test_snapstart_applies_to_the_published_versions_when_chosen(sam_template, function, apply_on):
+    template = sam_template["template"]
+    properties = sam_template["transformed"]["Resources"][function]["Properties"]
+
+    values = snapstart_values(template, apply_on)
+
+    assert evaluate(properties["SnapStart"], values) == {"ApplyOn": apply_on}
+
+
+def test_snapstart_is_off_unless_the_user_turns_it_on(sam_template):
+    # off by default: it keeps the decrypted model in the snapshot, and is billed (README)
+    parameter = sam_template["template"]["Parameters"]["SnapStart"]
+
+    assert parameter["Default"] == "None"
+    assert parameter["AllowedValues"] == ["None", "PublishedVersions"]
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_deploy_publishes_a_version_behind_the_live_alias(sam_template, function):
+    resources = sam_template["transformed"]["Resources"]
+
+    alias = resources[alias_of(resources, function)]["Properties"]
+    version = resources[alias["FunctionVersion"]["Fn::GetAtt"][0]]
+
+    assert alias["Name"] == ALIAS
+    assert version["Type"] == "AWS::Lambda::Version"
+    assert version["Properties"]["FunctionName"] == {"Ref": function}
+
+
+def test_the_api_routes_and_the_queue_invoke_the_alias_never_latest(sam_template):
+    resources = sam_template["transformed"]["Resources"]
+    api_alias, uploads_alias = (alias_of(resources, f) for f in FUNCTIONS)
+    # GIVEN everything that lets something invoke a function, and the queue's mapping
+    permissions = [
+        r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"
+    ]
+    [mapping] = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::EventSourceMapping"
+    ]
+    integrations = json.dumps(resources["DetectHttpApi"]["Properties"]["Body"])
+
+    # THEN API Gateway may invoke the API's alias only, and its routes name that alias
+    assert permissions and {json.dumps(p["FunctionName"]) for p in permissions} == {
+        json.dumps({"Ref": api_alias})
+    }
+    assert f"${{{api_alias}}}" in integrations
+    assert "${DetectApi.Arn}" not in integrations
+    # and SQS feeds the upload function's alias
+    assert mapping["FunctionName"] == {"Ref": uploads_alias}
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+@pytest.mark.parametrize("key", [STACK_KEY, ""])
+def test_snapshots_are_encrypted_with_the_stack_key_when_one_is_given(sam_template, function, key):
+    # Lambda encrypts a function's SnapStart snapshots with its KmsKeyArn, else its own key
+    template = sam_template["template"]
+    properties = sam_template["transformed"]["Resources"][function]["Properties"]
+
+    values = snapstart_values(template, "PublishedVersions", key)
+
+    assert evaluate(properties["SnapStart"], values) == {"ApplyOn": "PublishedVersions"}
+    assert value_at(properties, ("KmsKeyArn",), values) == (key or None)
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+@pytest.mark.parametrize(
+    ("tracing", "mode", "disabled"),
+    [("Active", "Active", "false"), ("Disabled", "PassThrough", "true")],
+)
+def test_tracing_turns_lambdas_and_powertools_tracing_on_or_off_together(
+    sam_template, function, tracing, mode, disabled
+):
+    template = sam_template["template"]
+    properties = sam_template["transformed"]["Resources"][function]["Properties"]
+
+    values = with_conditions(template, PARAMETERS | {"Tracing": tracing})
+
+    assert evaluate(properties["TracingConfig"], values) == {"Mode": mode}
+    environment = function_environment(sam_template["transformed"], function)
+    assert evaluate(environment["POWERTOOLS_TRACE_DISABLED"], values) == disabled
+    assert template["Parameters"]["Tracing"]["Default"] == "Active"
