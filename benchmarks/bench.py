@@ -50,6 +50,11 @@ Sections:
   S3 Batch Operations event per image, each image read from and its result written to
   that endpoint. Images/s of the command's run (the cold start included); then the warm
   handler interleaved image by image with the engine alone on the same images.
+- ``imports``, ``coldstart``, ``snapstart`` (``benchmarks.coldstart``): through AWS's
+  runtime client against the local Runtime API, side by side with the bare floor of any
+  detector (four packages, a plain model from S3, a session, a detection): the handlers'
+  import, process start → first detection answered (sealed model, token checked), and the
+  first detection after a SnapStart restore against the warm ones.
 
     python -m benchmarks.bench                      # everything (about 10 minutes on 2 CPUs)
     python -m benchmarks.bench cold warm cost --cold-starts 3 --rounds 1 --out build/b.json
@@ -83,7 +88,7 @@ from typing import Any
 
 from PIL import Image
 
-from benchmarks import bench_probe
+from benchmarks import bench_probe, coldstart
 from detector.auth import TokenVerifier
 from detector.aws import AwsClients
 from detector.commands import backfill
@@ -1027,6 +1032,11 @@ SECTIONS: dict[str, Callable[[argparse.Namespace, list[Row]], list[Row]]] = {
     "backfill": lambda args, _: backfill_section(
         images=args.images, threads=args.threads, rounds=args.rounds
     ),
+    "imports": lambda args, _: coldstart.imports_section(rounds=args.cold_starts),
+    "coldstart": lambda args, _: coldstart.cold_start_section(rounds=args.cold_starts),
+    "snapstart": lambda args, _: coldstart.snapstart_section(
+        rounds=args.cold_starts, warm_samples=max(1, args.warm_samples // 4)
+    ),
 }
 
 
@@ -1048,10 +1058,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--cold-starts",
         type=int,
         default=5,
-        help="cold starts per variant (cold: fresh processes; keys: fresh model holders)",
+        help="cold starts per variant (cold: fresh processes; keys: fresh model holders; "
+        "imports, coldstart, snapstart: rounds of fresh processes)",
     )
     parser.add_argument(
-        "--warm-samples", type=int, default=WARM_SAMPLES, help="warm: images per case and round"
+        "--warm-samples",
+        type=int,
+        default=WARM_SAMPLES,
+        help="warm: images per case and round (snapstart: a quarter as many detections)",
     )
     parser.add_argument("--mib", type=int, default=256, help="sealed: payload size in MiB")
     parser.add_argument("--images", type=int, help="backfill: the first N COCO images (all 64)")

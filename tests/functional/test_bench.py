@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks import bench
+from benchmarks import bench, coldstart
 
 # Options between the sections too, as people type them (``keys --cold-starts 9 warm``).
 SMALLEST = [
@@ -80,6 +80,9 @@ def test_every_section_reports_finite_figures_positive_but_for_differences(rows)
         "runtime",
         "hostile",
         "backfill",
+        "imports",
+        "coldstart",
+        "snapstart",
     }
     for row in rows:
         assert math.isfinite(row["value"]), row
@@ -254,6 +257,37 @@ def test_the_backfill_section_reports_throughput_over_the_images_it_was_given(ro
             "ratio warm image / engine alone",
         )
     }
+
+
+@pytest.mark.slow
+def test_the_import_section_sets_each_handler_against_the_floor_tracing_on_and_off(rows):
+    figures = measured(rows, "imports")
+    handlers = {f"{h} handler, tracing {t}" for h in ("api", "s3") for t in ("on", "off")}
+    assert {case for case, _ in figures} == {coldstart.FLOOR, *handlers}
+    assert not missing(figures, handlers, ("median", "ratio to the floor"))
+
+
+@pytest.mark.slow
+def test_the_coldstart_section_sets_each_cold_start_against_the_floor(rows):
+    figures = measured(rows, "coldstart")
+    ours = set(coldstart.COLD_CASES) - {"floor"}
+    assert not missing(
+        figures,
+        set(coldstart.COLD_CASES),
+        ("median start → init done", "median start → first detection"),
+    )
+    assert not missing(figures, ours, ("ratio to the floor",))
+
+
+@pytest.mark.slow
+def test_the_snapstart_section_sets_the_first_detection_after_a_restore_against_warm_ones(rows):
+    names = {name for _, name in measured(rows, "snapstart")}
+    assert {
+        "median warm detection",
+        "median first detection after the restore",
+        "ratio first after the restore / warm",
+        "ratio restore → first answered / warm",
+    } <= names
 
 
 def test_the_benchmark_refuses_an_unknown_section(tmp_path: Path) -> None:
