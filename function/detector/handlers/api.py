@@ -14,7 +14,7 @@ import math
 from collections.abc import Sequence
 from http import HTTPStatus
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools.event_handler import (
     APIGatewayHttpResolver,
@@ -31,6 +31,7 @@ from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from detector import aws, observability, snapstart
+from detector.auth import TokenVerifier, challenge
 from detector.aws import AwsClients, S3Location
 from detector.errors import (
     AuthUnavailableError,
@@ -63,9 +64,6 @@ from detector.service.documents import (
 )
 from detector.service.request import parse_detect_request
 from detector.settings import Settings
-
-if TYPE_CHECKING:
-    from detector.auth import TokenVerifier
 
 settings = Settings.from_env()
 clients = AwsClients()
@@ -107,13 +105,7 @@ STATUS = {
 
 @functools.cache
 def verifier() -> TokenVerifier:
-    """Built on first use: a configuration error then fails the request, not the cold start.
-
-    Token verification (PyJWT and the cryptography it loads) is imported here, by the first
-    request, while the model preload waits on S3: not before the preload starts.
-    """
-    from detector.auth import TokenVerifier  # noqa: PLC0415
-
+    """Built on first use: a configuration error then fails the request, not the cold start."""
     secrets = None
     if settings.jwt_secret_id:
         # Imported here: only this key source needs Powertools' parameters utility.
@@ -276,8 +268,6 @@ def error_response(error: DetectorError, headers: dict[str, str] | None = None) 
     status = status_for(error)
     headers = dict(headers or {})
     if isinstance(error, UnauthorizedError | InsufficientScopeError):
-        from detector.auth import challenge  # noqa: PLC0415 - see verifier()
-
         headers["WWW-Authenticate"] = challenge(error, settings.jwt_required_scope)
         metrics.add_metric(name="AuthFailures", unit=MetricUnit.Count, value=1)
     if status == HTTPStatus.SERVICE_UNAVAILABLE:
