@@ -13,7 +13,7 @@ round's candidates see the same load). A first round, not counted, writes the by
   ``import onnxruntime, numpy, PIL.Image, boto3``, each in a fresh interpreter.
 - ``coldstart``: process start → first detection answered. Ours: the API handler, the sealed
   model from S3 (KMS envelope), the bearer token checked against a Secrets Manager secret,
-  an empty /tmp; also without the model preload, to show what the overlap gives. The floor
+  an empty /tmp; tracing off and on. The floor
   (``benchmarks.floor``): the four packages, a plain model from S3, a session, a detection.
 - ``snapstart``: initialised with ``AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`` (the
   before-snapshot hooks load and warm the model), held at ``restore/next``, then restored
@@ -61,7 +61,7 @@ class Stack:
     sealed_uri: str
     plain_uri: str
 
-    def environ(self, cache_dir: Path, *, tracing: bool, preload: bool = True) -> dict[str, str]:
+    def environ(self, cache_dir: Path, *, tracing: bool) -> dict[str, str]:
         """The function's environment, as the template sets it, with an empty /tmp cache."""
         return {
             **self.local.environ(),
@@ -72,8 +72,6 @@ class Stack:
             "POWERTOOLS_TRACE_DISABLED": "false" if tracing else "true",
             "POWERTOOLS_LOG_LEVEL": "WARNING",
             "FLOOR_MODEL_URI": self.plain_uri,
-            # Lambda's value, or none: settings then starts no preload
-            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand" if preload else "",
         }
 
 
@@ -194,7 +192,6 @@ def imports_section(rounds: int = 7) -> list[Any]:
 COLD_CASES = {
     "floor": (FLOOR_HANDLER, {"tracing": False}),
     "api handler, tracing off": (API_HANDLER, {"tracing": False}),
-    "api handler, tracing off, no preload": (API_HANDLER, {"tracing": False, "preload": False}),
     "api handler, tracing on": (API_HANDLER, {"tracing": True}),
 }
 

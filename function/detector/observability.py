@@ -126,7 +126,7 @@ class MeasuredModel:
         """The model, loaded on first use (``ModelUnavailableError`` if that fails).
 
         A load this call makes has each step in a subsegment of the request's trace; the
-        first request to get a model (also one preloaded meanwhile) reports its load time.
+        first request to get a model reports its load time.
         """
         with self._tracer.provider.in_subsegment("## load_model"):
             model = self.holder.get(span=self._tracer.provider.in_subsegment)

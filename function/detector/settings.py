@@ -150,12 +150,6 @@ class Settings:
         """Initialised for a SnapStart snapshot: the runtime hooks load the model."""
         return self.initialization_type == "snap-start"
 
-    @property
-    def preload(self) -> bool:
-        """Initialised by Lambda for an invocation that waits (on demand, or provisioned
-        concurrency): start loading the model at once, beside the rest of the cold start."""
-        return self.initialization_type in ("on-demand", "provisioned-concurrency")
-
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read the environment (``os.environ`` by default); ``overrides`` win over it."""

@@ -530,25 +530,6 @@ def test_a_cold_start_emits_the_detection_metrics(
     assert merged["route"] == "/detect"
 
 
-def test_a_model_preloaded_at_init_reports_its_load_time_with_the_first_request_only(
-    handler_env, lambda_context, dog_jpg: Path, token, capsys
-) -> None:
-    # GIVEN a cold start as Lambda makes it on demand: the model loads from the import on
-    handler_env.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
-    api = fresh_module("detector.handlers.api")
-    reset_cold_start_flag_provider()  # type: ignore[no-untyped-call]  # a new container
-    # WHEN two detections follow
-    call(api, detect_event("http", dog_jpg.read_bytes(), token), lambda_context)
-    first = emf_documents(capsys.readouterr().out)
-    call(api, detect_event("http", dog_jpg.read_bytes(), token), lambda_context)
-    second = emf_documents(capsys.readouterr().out)
-    # THEN the first reports the load (preloaded or not, a request waited for it), the
-    # second does not
-    assert any("ModelLoadMs" in document for document in first)
-    assert not any("ModelLoadMs" in document for document in second)
-    assert any("InferenceMs" in document for document in second)
-
-
 def test_the_signing_secret_can_come_from_secrets_manager(
     handler_env, lambda_context, token
 ) -> None:

@@ -277,36 +277,6 @@ def test_a_failed_cold_start_is_retried_by_the_next_call(clients, bucket, kms_se
     assert holder.loaded
 
 
-def test_a_preload_loads_in_the_background_and_get_returns_that_model(
-    clients, bucket, kms_sealed, settings
-):
-    put(clients, kms_sealed)
-    statuses = get_object_statuses(clients)
-    holder = ModelHolder(settings, clients=clients)
-    # WHEN the load is started in the background and a request asks meanwhile
-    thread = holder.preload()
-    loaded = holder.get()
-    thread.join()
-    # THEN both got the one model the preload fetched: one download
-    assert holder.loaded and holder.get() is loaded
-    assert loaded.model_id == "yolox-nano"
-    assert statuses == [200]
-
-
-def test_a_failed_preload_leaves_the_next_get_to_try_again(
-    clients, bucket, kms_sealed, settings, caplog
-):
-    holder = ModelHolder(settings, clients=clients)
-    # GIVEN no model in S3 when the preload runs: it fails quietly but for the log
-    with caplog.at_level(logging.ERROR):
-        holder.preload().join()
-    assert not holder.loaded
-    assert "no such object" in caplog.text
-    # WHEN the model appears, THEN the next request loads it
-    put(clients, kms_sealed)
-    assert holder.get().model_id == "yolox-nano"
-
-
 def test_a_recheck_drops_a_model_whose_object_has_changed(
     clients, bucket, kms_sealed, settings, model_bytes, kms_key
 ):

@@ -67,11 +67,8 @@ from detector.settings import Settings
 
 settings = Settings.from_env()
 clients = AwsClients()
-holder = ModelHolder(settings, clients=clients)
-if settings.preload:
-    holder.preload()  # the fetch overlaps with the rest of the cold start
 logger, tracer, metrics = observability.powertools(settings)
-model = MeasuredModel(holder, tracer, metrics)
+model = MeasuredModel(ModelHolder(settings, clients=clients), tracer, metrics)
 app = Router()  # type: ignore[no-untyped-call]  # Powertools leaves __init__ unannotated
 
 HTML_MEDIA_TYPE = "text/html; charset=utf-8"

@@ -43,11 +43,8 @@ from detector.settings import Settings
 
 settings = Settings.from_env()
 clients = AwsClients()
-holder = ModelHolder(settings, clients=clients)
-if settings.preload:
-    holder.preload()  # the fetch overlaps with the rest of the cold start
 logger, tracer, metrics = observability.powertools(settings)
-model = MeasuredModel(holder, tracer, metrics)
+model = MeasuredModel(ModelHolder(settings, clients=clients), tracer, metrics)
 processor = BatchProcessor(event_type=EventType.SQS)
 if settings.snap_start:
     snapstart.register(model, clients)

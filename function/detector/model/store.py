@@ -4,8 +4,7 @@
 cache in ``Settings.model_cache_dir``, or a local file) → read and check the header →
 unwrap the data key → decrypt → decompress and verify → onnxruntime session from bytes.
 The plaintext model lives only in memory. A failure raises ``ModelUnavailableError`` and
-leaves nothing behind: the next ``get()`` tries again from the start. ``preload()`` starts
-that load in a thread, so that the fetch overlaps with the rest of a cold start.
+leaves nothing behind: the next ``get()`` tries again from the start.
 
 ``MODEL_URI`` is ``s3://bucket/key`` (optionally ``?versionId=``), or for local work the
 path of a sealed file or of a plain ``.onnx``.
@@ -13,7 +12,6 @@ path of a sealed file or of a plain ``.onnx``.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -123,20 +121,6 @@ class ModelHolder:
                 self._last_error = exc
                 raise
             return self._model
-
-    def preload(self) -> threading.Thread:
-        """Start loading in a thread of its own; a ``get()`` meanwhile waits for that load.
-
-        Outside any invocation, so without trace subsegments; a failure is logged, and the
-        request that waited for it gets the error (the one after it tries again).
-        """
-        thread = threading.Thread(target=self._preload, name="model-preload", daemon=True)
-        thread.start()
-        return thread
-
-    def _preload(self) -> None:
-        with contextlib.suppress(ModelUnavailableError):  # logged by _load
-            self.get(span=_no_span)
 
     def recheck(self) -> bool:
         """Whether the model held is still the object at ``MODEL_URI`` (for a process
@@ -394,10 +378,6 @@ def write_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-
-
-def _no_span(name: str) -> AbstractContextManager[object]:
-    return nullcontext()
 
 
 class Steps:
