@@ -6,10 +6,11 @@ new instances by restoring that snapshot, each running the after-restore hooks f
 hooks are ``snapshot_restore_py``'s, the registry the Python runtime client calls
 (``awslambdaric``, with ``AWS_LAMBDA_INITIALIZATION_TYPE=snap-start``).
 
-Before the snapshot the model is loaded (fetch, key unwrap, decrypt, session) and runs one
-detection on a synthetic image, so that the first request after a restore costs what a warm
-one does. A model that cannot be loaded fails the hook: Lambda then refuses to publish the
-version, with the reason, instead of snapshotting a function that could only answer 503.
+Before the snapshot the model is loaded (fetch, key unwrap, decrypt, session), its key
+resolver dropped, and one detection run on a synthetic image, so that the first request
+after a restore costs what a warm one does. A model that cannot be loaded fails the hook:
+Lambda then refuses to publish the version, with the reason, instead of snapshotting a
+function that could only answer 503.
 
 After a restore, what every instance restored from the one snapshot would share, or what
 went stale while the snapshot waited:
@@ -72,6 +73,8 @@ def load_and_warm_up(model: MeasuredModel, prepare: Sequence[Callable[[], object
             f"could not be ({error.message}); no snapshot is taken and the version is not "
             "published"
         ) from None
+    # The key is needed again only for another load: no reference to it in the snapshot.
+    model.holder.forget_keys()
     started = time.perf_counter()
     loaded.detector.detect(warm_up_image())
     warm_up_ms = round((time.perf_counter() - started) * 1000, 3)
