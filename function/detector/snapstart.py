@@ -43,7 +43,7 @@ from snapshot_restore_py import register_after_restore, register_before_snapshot
 from detector.aws import AwsClients
 from detector.errors import ModelUnavailableError
 from detector.observability import MeasuredModel
-from detector.pipeline.decode import ORIENTATION_TAG
+from detector.pipeline.container import ORIENTATION_TAG
 
 logger = Logger(child=True)  # the handler's Powertools Logger formats and filters it
 RECHECK_WAIT_SECONDS = 2.0  # far above one HEAD; far below Lambda's 10 s for the hooks
@@ -118,8 +118,8 @@ def renew(
 
 
 def warm_up_image() -> bytes:
-    """A gradient, as a JPEG with an EXIF orientation (reading one imports Pillow's TIFF
-    code, 20 ms): something to decode and detect in, with nothing in it."""
+    """A gradient, as a JPEG with an EXIF orientation (so that reading one runs too):
+    something to decode and detect in, with nothing in it."""
     gradient = Image.linear_gradient("L").resize(WARM_UP_SIZE).convert("RGB")
     exif = Image.Exif()
     exif[ORIENTATION_TAG] = 1

@@ -29,13 +29,13 @@ from detector import snapstart
 from detector.aws import AwsClients
 from detector.errors import ModelUnavailableError
 from detector.local import events
+from detector.local.packing import describe_model
 from detector.local.runtime_api import LambdaProcess, RuntimeApi, RuntimeExitedError
 from detector.local.s3server import LocalAws
 from detector.model import keys
 from detector.model.artifact import seal
 from detector.model.store import ModelHolder
 from detector.observability import MeasuredModel, tracer
-from detector.sealing import describe_model
 from detector.settings import Settings
 from tests import tokens
 
@@ -272,7 +272,7 @@ def test_the_after_restore_hook_renews_what_instances_must_not_share(
 def test_the_warm_up_image_is_a_jpeg_with_an_exif_orientation() -> None:
     from PIL import Image  # noqa: PLC0415
 
-    from detector.pipeline.decode import ORIENTATION_TAG  # noqa: PLC0415
+    from detector.pipeline.container import ORIENTATION_TAG  # noqa: PLC0415
 
     image = Image.open(__import__("io").BytesIO(snapstart.warm_up_image()))
     assert image.format == "JPEG"
