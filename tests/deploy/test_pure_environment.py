@@ -63,7 +63,7 @@ def deployed(local_aws: LocalAws, model_path: Path, coco_dir: Path, dog_jpg: Pat
 
 
 # Parameter values and resource names to read the template's environment with.
-TEMPLATE_VALUES = {
+TEMPLATE_VALUES: dict[str, Any] = {
     "ModelUri": f"s3://{BUCKET}/{MODEL_KEY}",
     "ModelKeySecretName": "",  # the model is sealed with KMS
     "ModelKeyParameterName": "",
@@ -74,6 +74,7 @@ TEMPLATE_VALUES = {
     "JwtRequiredScope": "detect",
     "AnnotateUploads": "false",
     "UploadsBucket": BUCKET,
+    "Traces": True,  # the condition of Tracing=Active, the default
 }
 
 
