@@ -65,6 +65,8 @@ from detector.service.documents import (
 from detector.service.request import parse_detect_request
 from detector.settings import Settings
 
+# Built once per cold start. The same lines open handlers/s3.py: on purpose, each handler module
+# stands alone as Powertools' handler modules do.
 settings = Settings.from_env()
 clients = AwsClients()
 logger, tracer, metrics = observability.powertools(settings)

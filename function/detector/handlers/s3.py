@@ -41,6 +41,8 @@ from detector.service.uploads import (
 )
 from detector.settings import Settings
 
+# Built once per cold start. The same lines open handlers/api.py: on purpose, each handler module
+# stands alone as Powertools' handler modules do.
 settings = Settings.from_env()
 clients = AwsClients()
 logger, tracer, metrics = observability.powertools(settings)
