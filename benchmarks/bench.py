@@ -89,6 +89,7 @@ from typing import Any
 from PIL import Image
 
 from benchmarks import bench_probe, coldstart
+from benchmarks.stats import percentile
 from detector.auth import TokenVerifier
 from detector.aws import AwsClients
 from detector.commands import backfill
@@ -497,12 +498,6 @@ def load_cold(
     if warm_cache:
         ModelHolder(configured, clients=clients).get()
     return ModelHolder(configured, clients=clients).get().timings_ms
-
-
-def percentile(values: Sequence[float], q: int) -> float:
-    if len(values) == 1:  # statistics.quantiles wants two points; one sample is every quantile
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
 def warm_section(

@@ -15,7 +15,6 @@ import json
 import multiprocessing
 import os
 import re
-import statistics
 import subprocess
 import sys
 import threading
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
+from benchmarks.stats import percentile
 from detector.local import samples
 from detector.local.tokens import sign_token
 
@@ -228,10 +228,6 @@ def _drain(stream: IO[str] | None) -> None:
     if stream is not None:
         for _ in stream:
             pass
-
-
-def percentile(values: Sequence[float], q: int) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
 def report(outcome: Outcome, wall_s: float, requests: int, concurrency: int) -> str:
