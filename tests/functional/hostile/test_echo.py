@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -27,7 +26,6 @@ from hypothesis import strategies as st
 from detector.errors import MAX_ECHO_CHARS
 from detector.local import events
 from tests import tokens
-from tests.functional import hostile
 from tests.functional.hostile import corpus, fuzz
 from tests.functional.hostile.corpus import KINDS, answer, refused
 from tests.lambdas import fresh_module, logs_to_current_stdout
@@ -52,16 +50,6 @@ def api(handler_env: pytest.MonkeyPatch) -> ModuleType:
     handler_env.setenv("INPUT_BUCKETS", corpus.INPUT_BUCKET)
     boto3.client("s3").create_bucket(Bucket=corpus.INPUT_BUCKET)
     return fresh_module("detector.handlers.api")
-
-
-@pytest.fixture(scope="module")
-def image(dog_jpg: Path) -> bytes:
-    return hostile.small_images(dog_jpg)["jpeg"]
-
-
-@pytest.fixture(scope="module")
-def token() -> str:
-    return tokens.hs256()
 
 
 Site = Callable[[events.ApiKind, str, bytes, str], dict[str, Any]]

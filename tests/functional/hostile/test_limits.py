@@ -20,7 +20,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import boto3
 import jwt
 import pytest
 from aws_lambda_powertools.event_handler import Response
@@ -72,21 +71,14 @@ def picture(dog_jpg: Path) -> bytes:
 
 
 @pytest.fixture
-def s3(handler_env: pytest.MonkeyPatch) -> Any:
-    handler_env.setenv("INPUT_BUCKETS", BUCKET)
-    client = boto3.client("s3")
-    client.create_bucket(Bucket=BUCKET)
-    return client
+def uploads_bucket() -> str:
+    """The conftest's ``s3`` creates this bucket and serves it (INPUT_BUCKETS)."""
+    return BUCKET
 
 
 @pytest.fixture
 def api(s3: Any) -> ModuleType:
     return fresh_module("detector.handlers.api")
-
-
-@pytest.fixture(scope="module")
-def token() -> str:
-    return tokens.hs256()
 
 
 def image_events(

@@ -21,8 +21,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from detector.service.request import OPTIONS
-from tests import tokens
-from tests.functional import hostile
 from tests.functional.hostile import corpus, fuzz
 from tests.functional.hostile.corpus import KINDS, answer, refused
 from tests.lambdas import fresh_module
@@ -35,16 +33,6 @@ SCALAR_NAMES = st.sampled_from([name for name in OPTIONS if name != "classes"])
 def api(handler_env: pytest.MonkeyPatch) -> ModuleType:
     handler_env.setenv("INPUT_BUCKETS", corpus.INPUT_BUCKET)
     return fresh_module("detector.handlers.api")
-
-
-@pytest.fixture(scope="module")
-def image(dog_jpg: Path) -> bytes:
-    return hostile.small_images(dog_jpg)["jpeg"]
-
-
-@pytest.fixture(scope="module")
-def token() -> str:
-    return tokens.hs256()
 
 
 def test_text_no_option_takes_is_a_400_for_every_option_in_every_form(
