@@ -148,18 +148,6 @@ class AwsClients:
         ssm: SsmClient | None = None,
     ) -> None:
         self._session = session
-        self._given = frozenset(
-            name
-            for name, client in {
-                "s3": s3,
-                "kms": kms,
-                "secretsmanager": secretsmanager,
-                "ssm": ssm,
-            }.items()
-            if client is not None
-        )
-        self._core: botocore.session.Session | None = None  # of the session we made
-        self._loader: Any = None  # botocore's parsed service data, kept by renew()
         self._clients: dict[str, Any] = {
             name: client
             for name, client in {
@@ -170,6 +158,9 @@ class AwsClients:
             }.items()
             if client is not None
         }
+        self._given = frozenset(self._clients)  # the caller's clients: renew() keeps them
+        self._core: botocore.session.Session | None = None  # of the session we made
+        self._loader: Any = None  # botocore's parsed service data, kept by renew()
         self._lock = threading.Lock()
 
     @property
