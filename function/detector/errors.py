@@ -98,9 +98,14 @@ class NotFoundError(DetectorError):
 
 
 class MethodNotAllowedError(DetectorError):
-    """The route exists, but not for this HTTP method (405)."""
+    """The route exists, but not for this HTTP method (405); ``allow`` lists the methods it
+    does accept, for the ``Allow`` header."""
 
     code = "method_not_allowed"
+
+    def __init__(self, message: str, allow: str) -> None:
+        super().__init__(message)
+        self.allow = allow
 
 
 # --- the model could not be used ----------------------------------------------------------

@@ -453,6 +453,49 @@ def test_a_known_path_with_the_wrong_method_is_a_405_with_allow(api, lambda_cont
     assert json_body(response)["error"]["code"] == "method_not_allowed"
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_trailing_slash_reaches_the_same_route_behind_every_front_door(
+    api, lambda_context, kind
+) -> None:
+    response = call(api, events.api_event(kind, "GET", "/health/"), lambda_context)
+
+    assert response["statusCode"] == 200
+    assert json_body(response)["status"] == "ok"
+
+
+def test_an_http_api_stage_is_not_part_of_the_route(api, lambda_context, token) -> None:
+    # GIVEN an HTTP API on a named stage: its rawPath starts with the stage
+    event = events.api_event("http", "GET", "/model", token=token)
+    event["requestContext"]["stage"] = "prod"
+    event["rawPath"] = "/prod/model"
+    assert call(api, event, lambda_context)["statusCode"] == 200
+    # and behind a custom domain the stage is not in the path, and nothing is cut off
+    event["rawPath"] = "/model"
+    assert call(api, event, lambda_context)["statusCode"] == 200
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {},
+        {"version": "2.0"},
+        {"httpMethod": "GET", "path": "/health", "headers": ["not", "a", "map"]},
+        {"httpMethod": "GET", "path": "/health", "headers": {"accept": 7}},
+        {"httpMethod": "POST", "path": "/detect", "body": {"image": "x"}},
+        {"httpMethod": "GET", "path": "/health", "multiValueQueryStringParameters": {"a": [1]}},
+        ["a", "list"],
+    ],
+    ids=["empty", "v2-empty", "headers-list", "header-number", "body-dict", "query-number", "list"],
+)
+def test_an_event_that_is_not_an_http_request_is_a_400_not_a_crash(
+    api, lambda_context, event
+) -> None:
+    response = call(api, event, lambda_context)
+
+    assert response["statusCode"] == 400
+    assert "not an API Gateway or Function URL event" in json_body(response)["error"]["message"]
+
+
 # --- auth through the handler -----------------------------------------------------------------
 @pytest.mark.parametrize("path", ["/model", "/detect"])
 def test_no_token_is_a_401_with_a_bearer_challenge(api, lambda_context, path) -> None:

@@ -1,33 +1,22 @@
 """The HTTP entry point: API Gateway REST (v1), HTTP API (v2) and Function URL events.
 
-One set of routes on a Powertools ``Router``, included in a resolver per payload format:
-REST APIs (and HTTP APIs configured for payload 1.0) send version 1.0 events, HTTP APIs and
-Function URLs send version 2.0. Errors are typed exceptions, turned into
-``{"error": {"code", "message"}, "request_id"}`` with their status in ``error_response``.
+One set of routes on a ``proxy.Router``, for both payload formats: REST APIs (and HTTP APIs
+configured for payload 1.0) send version 1.0 events, HTTP APIs and Function URLs send version
+2.0. Errors are typed exceptions, turned into ``{"error": {"code", "message"}, "request_id"}``
+with their status in ``error_response``.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import math
 from collections.abc import Sequence
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
-from aws_lambda_powertools.event_handler import (
-    APIGatewayHttpResolver,
-    APIGatewayRestResolver,
-    Response,
-    content_types,
-)
-from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, Router
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError as NoRouteError
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from detector import aws, observability, snapstart
@@ -56,6 +45,7 @@ from detector.errors import (
 from detector.model.store import ModelHolder
 from detector.observability import MeasuredModel
 from detector.pipeline.engine import DetectionResult
+from detector.proxy import HttpRequest, Response, Router, normal_path
 from detector.service.documents import (
     JPEG_MEDIA_TYPE,
     detection_document,
@@ -71,7 +61,6 @@ settings = Settings.from_env()
 clients = AwsClients()
 logger, tracer, metrics = observability.powertools(settings)
 model = MeasuredModel(ModelHolder(settings, clients=clients), tracer, metrics)
-app = Router()  # type: ignore[no-untyped-call]  # Powertools leaves __init__ unannotated
 
 HTML_MEDIA_TYPE = "text/html; charset=utf-8"
 DEMO_PAGE = Path(__file__).resolve().parents[1] / "static" / "index.html"
@@ -80,7 +69,6 @@ DEMO_PAGE = Path(__file__).resolve().parents[1] / "static" / "index.html"
 # headers fit in the margin.
 MAX_RESPONSE_BODY_BYTES = 6_291_556 - 16 * 1024
 RETRY_AFTER_SECONDS = "5"  # a failed model load is retried by the next request
-ROUTES = {"/detect": ("POST",), "/model": ("GET",), "/health": ("GET",), "/": ("GET",)}
 # Looked up along each error's class hierarchy: a subclass has its parent's status.
 STATUS = {
     BadRequestError: HTTPStatus.BAD_REQUEST,
@@ -126,57 +114,87 @@ if settings.snap_start:
 
 
 def request_id() -> str | None:
-    context = app.lambda_context
-    return getattr(context, "aws_request_id", None)
+    return getattr(app.lambda_context, "aws_request_id", None)
 
 
-# --- middlewares ------------------------------------------------------------------------------
-def route_dimension(resolver: ApiGatewayResolver, next_middleware: NextMiddleware) -> Response[Any]:
+# --- errors: the one place where exceptions become statuses -----------------------------------
+def error_for(error: Exception, request: HttpRequest | None) -> Response:
+    if isinstance(error, DetectorError):
+        return error_response(error)
+    # The stack trace goes to the log only; the caller learns nothing about our internals.
+    logger.exception("unhandled error")
+    return error_response(DetectorError("internal error; quote the request_id when reporting it"))
+
+
+def error_response(error: DetectorError) -> Response:
+    """``{"error": {"code", "message"}, "request_id"}`` with the status of the error's class."""
+    status = status_for(error)
+    headers = {}
+    if isinstance(error, MethodNotAllowedError):
+        headers["Allow"] = error.allow
+    if isinstance(error, UnauthorizedError | InsufficientScopeError):
+        headers["WWW-Authenticate"] = challenge(error, settings.jwt_required_scope)
+        metrics.add_metric(name="AuthFailures", unit=MetricUnit.Count, value=1)
+    if status == HTTPStatus.SERVICE_UNAVAILABLE:
+        headers["Retry-After"] = RETRY_AFTER_SECONDS
+    log = logger.error if status >= HTTPStatus.INTERNAL_SERVER_ERROR else logger.info
+    log(
+        "request failed", extra={"status": int(status), "code": error.code, "reason": error.message}
+    )
+    return Response.json(status, error_document(error, request_id()), headers)
+
+
+def status_for(error: DetectorError) -> HTTPStatus:
+    for kind in type(error).__mro__:
+        if kind in STATUS:
+            return STATUS[kind]
+    return HTTPStatus.INTERNAL_SERVER_ERROR
+
+
+app = Router(on_error=error_for)
+
+
+# --- guards: run before a route, each may refuse the request ----------------------------------
+def route_dimension(request: HttpRequest) -> None:
     """Every metric of this request is counted per route (unknown paths as one bucket)."""
-    path = resolver.current_event.path
-    # Powertools clears dimensions only after flushing some metrics: drop what an earlier
-    # invocation without metrics (a /health call) left behind.
-    metrics.clear_metrics()
-    metrics.add_dimension(name="route", value=path if path in ROUTES else "other")
-    return next_middleware(resolver)
+    route = normal_path(request.path)
+    metrics.add_dimension(name="route", value=route if route in app.routes else "other")
 
 
-def authenticated(resolver: ApiGatewayResolver, next_middleware: NextMiddleware) -> Response[Any]:
-    claims = verifier().verify(resolver.current_event.headers.get("authorization"))
+def authenticated(request: HttpRequest) -> None:
+    claims = verifier().verify(request.headers.get("authorization"))
     logger.append_keys(subject=claims.subject)
-    return next_middleware(resolver)
 
 
-app.use(middlewares=[route_dimension])
+app.before_each.append(route_dimension)
 
 
 # --- routes -----------------------------------------------------------------------------------
 @app.get("/health")
-def health() -> dict[str, Any]:
+def health(_: HttpRequest) -> Response:
     """Liveness for load balancers and humans: no auth, so nothing about the model."""
-    return {"status": "ok", "model_loaded": model.holder.loaded}
+    return Response.json(HTTPStatus.OK, {"status": "ok", "model_loaded": model.holder.loaded})
 
 
 @app.get("/")
-def demo_page() -> Response[Any]:
+def demo_page(_: HttpRequest) -> Response:
     """The demo page (static, no secrets): it asks its user for a token and posts to /detect."""
     return Response(HTTPStatus.OK, HTML_MEDIA_TYPE, DEMO_PAGE.read_text(encoding="utf-8"))
 
 
-@app.get("/model", middlewares=[authenticated])
-def model_info() -> dict[str, Any]:
-    return {**model_document(model.get()), "request_id": request_id()}
+@app.get("/model", guards=[authenticated])
+def model_info(_: HttpRequest) -> Response:
+    return Response.json(HTTPStatus.OK, {**model_document(model.get()), "request_id": request_id()})
 
 
-@app.post("/detect", middlewares=[authenticated])
-def detect() -> Response[Any]:
-    event = app.current_event
+@app.post("/detect", guards=[authenticated])
+def detect(http: HttpRequest) -> Response:
     request = parse_detect_request(
-        body=event.body,
-        is_base64=bool(event.is_base64_encoded),
-        content_type=event.headers.get("content-type"),
-        query=query_options(event),
-        accept=event.headers.get("accept"),
+        body=http.body,
+        is_base64=http.is_base64,
+        content_type=http.headers.get("content-type"),
+        query=http.query,
+        accept=http.headers.get("accept"),
         settings=settings,
     )
     loaded = model.get()
@@ -188,20 +206,7 @@ def detect() -> Response[Any]:
         return deliverable(Response(HTTPStatus.OK, JPEG_MEDIA_TYPE, drawing(image, result, names)))
     annotated = drawing(image, result, names) if request.annotate else None
     document = detection_document(result, loaded, request_id=request_id(), annotated_jpeg=annotated)
-    return deliverable(json_response(HTTPStatus.OK, document))
-
-
-def query_options(event: BaseProxyEvent) -> dict[str, str]:
-    """The query string as HTTP APIs deliver it: a repeated name's values joined by commas.
-
-    REST APIs (payload 1.0) keep only the last value in ``queryStringParameters``; the
-    same request must mean the same behind every front door (``classes=dog&classes=cat``
-    is both classes, ``conf=0.1&conf=0.9`` is not a number).
-    """
-    repeated = event.multi_value_query_string_parameters  # payload 1.0 only
-    if repeated:
-        return {name: ",".join(values) for name, values in repeated.items()}
-    return event.query_string_parameters or {}
+    return deliverable(Response.json(HTTPStatus.OK, document))
 
 
 def drawing(image: bytes, result: DetectionResult, names: Sequence[str]) -> bytes:
@@ -218,9 +223,9 @@ def drawing(image: bytes, result: DetectionResult, names: Sequence[str]) -> byte
     )
 
 
-def deliverable(response: Response[Any]) -> Response[Any]:
+def deliverable(response: Response) -> Response:
     """``response``, unless Lambda could not hand its body back: then a 413 that says why."""
-    body = response.body or ""
+    body = response.body
     size = 4 * math.ceil(len(body) / 3) if isinstance(body, bytes) else len(body.encode())
     if size > MAX_RESPONSE_BODY_BYTES:
         raise PayloadTooLargeError(
@@ -238,76 +243,13 @@ def fetch_image(source: S3Location | None) -> bytes:
         return aws.get_object(clients.s3, source, max_bytes=settings.max_image_bytes).body
 
 
-# --- errors: the one place where exceptions become statuses -----------------------------------
-@app.exception_handler(DetectorError)  # type: ignore[untyped-decorator]
-def detector_error(error: DetectorError) -> Response[Any]:
-    return error_response(error)
-
-
-@app.exception_handler(NoRouteError)  # type: ignore[untyped-decorator]
-def no_route(_: NoRouteError) -> Response[Any]:
-    path = app.current_event.path
-    if path in ROUTES:
-        allowed = ", ".join(ROUTES[path])
-        return error_response(
-            MethodNotAllowedError(f"{path} accepts {allowed} only"), {"Allow": allowed}
-        )
-    return error_response(NotFoundError(f"no such route; try {', '.join(sorted(ROUTES))}"))
-
-
-@app.exception_handler(Exception)  # type: ignore[untyped-decorator]
-def unexpected_error(error: Exception) -> Response[Any]:
-    # The stack trace goes to the log only; the caller learns nothing about our internals.
-    logger.exception("unhandled error")
-    return error_response(DetectorError("internal error; quote the request_id when reporting it"))
-
-
-def error_response(error: DetectorError, headers: dict[str, str] | None = None) -> Response[Any]:
-    """``{"error": {"code", "message"}, "request_id"}`` with the status of the error's class."""
-    status = status_for(error)
-    headers = dict(headers or {})
-    if isinstance(error, UnauthorizedError | InsufficientScopeError):
-        headers["WWW-Authenticate"] = challenge(error, settings.jwt_required_scope)
-        metrics.add_metric(name="AuthFailures", unit=MetricUnit.Count, value=1)
-    if status == HTTPStatus.SERVICE_UNAVAILABLE:
-        headers["Retry-After"] = RETRY_AFTER_SECONDS
-    log = logger.error if status >= HTTPStatus.INTERNAL_SERVER_ERROR else logger.info
-    log(
-        "request failed", extra={"status": int(status), "code": error.code, "reason": error.message}
-    )
-    return json_response(status, error_document(error, request_id()), headers)
-
-
-def status_for(error: DetectorError) -> HTTPStatus:
-    for kind in type(error).__mro__:
-        if kind in STATUS:
-            return STATUS[kind]
-    return HTTPStatus.INTERNAL_SERVER_ERROR
-
-
-def json_response(
-    status: HTTPStatus, document: dict[str, Any], headers: dict[str, str] | None = None
-) -> Response[Any]:
-    body = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
-    return Response(status, content_types.APPLICATION_JSON, body, headers=headers)
-
-
-# --- one resolver per payload format, sharing the routes above --------------------------------
-# debug=False whatever POWERTOOLS_DEV says: debug mode prints whole events, tokens included.
-rest_resolver = APIGatewayRestResolver(debug=False)
-rest_resolver.include_router(app)
-http_resolver = APIGatewayHttpResolver(debug=False)  # HTTP API payload 2.0 and Function URLs
-http_resolver.include_router(app)
-
-
-def resolver_for(event: dict[str, Any]) -> ApiGatewayResolver:
-    return http_resolver if event.get("version") == "2.0" else rest_resolver
-
-
 @logger.inject_lambda_context(
     correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False, clear_state=True
 )
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return resolver_for(event).resolve(event, context)
+    # Powertools clears dimensions only after flushing some metrics: drop what an earlier
+    # invocation without metrics (a /health call) left behind.
+    metrics.clear_metrics()
+    return app.resolve(event, context)

@@ -22,12 +22,12 @@ from typing import Any
 
 import jwt
 import pytest
-from aws_lambda_powertools.event_handler import Response
 from PIL import Image
 
 from detector.auth import MAX_TOKEN_BYTES
 from detector.errors import PayloadTooLargeError
 from detector.local import events
+from detector.proxy import Response
 from detector.service.request import base64_size, max_json_bytes
 from detector.settings import (
     MAX_CLASS_ITEMS,
