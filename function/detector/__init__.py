@@ -20,6 +20,7 @@ In the Lambda image:
   layout; a new family goes here) → ``postprocess`` → ``detections``; ``annotate`` draws.
 - Shared services, one job each: ``settings`` (the only reader of the environment),
   ``errors`` (typed errors, mapped to statuses once), ``aws`` (the thin boto3 wrapper),
+  ``proxy`` (API Gateway and Function URL events in, responses out, the router),
   ``auth`` (JWT verification), ``observability`` (logs, metrics, traces around the model),
   ``cpus`` (the CPU share the engine's threads follow).
 

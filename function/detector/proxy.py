@@ -152,6 +152,7 @@ class Response:
 
 RouteFunction = Callable[[HttpRequest], Response]
 Guard = Callable[[HttpRequest], None]
+ErrorFunction = Callable[[Exception, "HttpRequest | None"], Response]
 
 
 @dataclass(frozen=True)
@@ -161,14 +162,20 @@ class Route:
 
 
 class Router:
-    """Routes by method and exact path (a trailing slash ignored); ``on_error`` turns every
-    exception, ours or not, into the response, so no request ends without an answer."""
+    """Routes by method and exact path (a trailing slash ignored). The function registered
+    with ``on_error`` turns every exception, ours or not, into the response, so no request
+    ends without an answer (without one, exceptions propagate)."""
 
-    def __init__(self, on_error: Callable[[Exception, HttpRequest | None], Response]) -> None:
+    def __init__(self) -> None:
         self.routes: dict[str, dict[str, Route]] = {}
-        self.on_error = on_error
         self.before_each: list[Guard] = []
+        self.error_function: ErrorFunction | None = None
         self.lambda_context: Any = None  # of the invocation being resolved
+
+    def on_error(self, function: ErrorFunction) -> ErrorFunction:
+        """Register the one function that turns what a request raised into its response."""
+        self.error_function = function
+        return function
 
     def get(
         self, path: str, guards: Sequence[Guard] = ()
@@ -214,7 +221,9 @@ class Router:
                 guard(request)
             response = route.function(request)
         except Exception as error:  # every failure gets an answer, through one function
-            response = self.on_error(error, request)
+            if self.error_function is None:
+                raise
+            response = self.error_function(error, request)
         return response.to_event(request.payload_version if request else _version_of(event))
 
 

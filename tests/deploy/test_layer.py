@@ -32,8 +32,8 @@ RUNTIME_IMPORTS = (
     "zstandard",
     "boto3",
     "cryptography.hazmat.primitives.ciphers.aead",
-    "aws_lambda_powertools.event_handler",
-    "aws_lambda_powertools.utilities.batch",
+    "aws_lambda_powertools.logging",
+    "aws_lambda_powertools.metrics",
     "aws_lambda_powertools.utilities.parameters",
 )
 

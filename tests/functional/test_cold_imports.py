@@ -9,6 +9,9 @@ nothing.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -128,3 +131,28 @@ def test_a_request_imports_only_what_it_needs(
     # and a request for the drawing loads it then
     detect(function, dog_jpg.read_bytes(), token, annotate="true")
     assert "detector.pipeline.annotate" in modules(function)
+
+
+@pytest.mark.parametrize("handler", ["api", "s3"])
+def test_neither_handler_imports_powertools_event_parsing_or_batch_utilities(
+    handler: str, model_path: Path, tmp_path: Path
+) -> None:
+    # GIVEN a handler module imported as Lambda imports it, in a fresh interpreter
+    code = f"import sys, detector.handlers.{handler}; print(' '.join(sorted(sys.modules)))"
+    env = {**os.environ, **function_env(model_path, tmp_path, POWERTOOLS_TRACE_DISABLED="true")}
+    env |= {"LAMBDA_TASK_ROOT": str(tmp_path), "INPUT_BUCKETS": "uploads"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    loaded = set(done.stdout.split())
+    # THEN none of the Powertools packages whose imports cost ~100 ms is loaded: their
+    # resolvers, batch processor and event classes (with asyncio) are replaced by our own
+    # few lines (detector.proxy, handlers.s3.process_sqs_batch)
+    assert "detector.handlers." + handler in loaded
+    heavy = {
+        "aws_lambda_powertools.event_handler",
+        "aws_lambda_powertools.utilities.batch",
+        "aws_lambda_powertools.utilities.data_classes",
+        "asyncio",
+    }
+    assert heavy & loaded == set()

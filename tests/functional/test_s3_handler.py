@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from PIL import Image
 
-from detector.errors import BadRequestError, ConfigurationError
+from detector.errors import BadRequestError, ConfigurationError, ModelUnavailableError
 from detector.local import events
 from tests.functional.conftest import UPLOADS_BUCKET
 from tests.lambdas import fresh_module
@@ -263,6 +262,28 @@ def test_an_sqs_message_whose_results_cannot_be_written_is_the_only_failure(
     assert result_of(s3, "uploads/a.jpg")["detections"]
 
 
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda record: record.pop("messageId"),
+        lambda record: record.update(messageId=""),
+        lambda record: record.update(body={"Records": []}),
+        lambda record: record.pop("body"),
+    ],
+    ids=["no-id", "empty-id", "body-not-text", "no-body"],
+)
+def test_an_sqs_batch_with_a_record_sqs_would_never_send_is_refused_whole(
+    uploads_handler, s3, lambda_context, dog_jpg: Path, damage
+) -> None:
+    # GIVEN a good upload beside a record with no id to report it by, or no body to read
+    event = events.sqs_event([upload(s3, "uploads/a.jpg", dog_jpg.read_bytes())] * 2)
+    damage(event["Records"][1])
+    # WHEN it is processed THEN the invocation is refused before anything is written
+    with pytest.raises(BadRequestError, match="SQS record without a messageId and a body"):
+        uploads_handler.lambda_handler(event, lambda_context)
+    assert keys(s3) == {"uploads/a.jpg"}
+
+
 def test_an_sqs_test_event_from_s3_is_not_a_failure(uploads_handler, s3, lambda_context) -> None:
     test_event = {"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": BUCKET}
     response = uploads_handler.lambda_handler(events.sqs_event([test_event]), lambda_context)
@@ -277,7 +298,9 @@ def test_when_the_model_cannot_load_the_whole_batch_is_retried(
     uploads_handler = fresh_module("detector.handlers.s3")
     event = events.sqs_event([upload(s3, "uploads/a.jpg", dog_jpg.read_bytes())])
 
-    with pytest.raises(BatchProcessingError):
+    # (every message failed: the invocation fails, so Lambda counts an error and SQS
+    # delivers the whole batch again)
+    with pytest.raises(ModelUnavailableError):
         uploads_handler.lambda_handler(event, lambda_context)
     assert keys(s3) == {"uploads/a.jpg"}
 

@@ -5,9 +5,6 @@ from __future__ import annotations
 import csv
 import io
 
-from aws_lambda_powertools.utilities.data_classes.s3_batch_operation_event import (
-    S3BatchOperationTask,
-)
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -19,7 +16,7 @@ KEYS = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=20
 
 @given(KEYS)
 def test_an_encoded_key_decodes_to_itself_in_the_handler(key: str) -> None:
-    task = S3BatchOperationTask({"taskId": "t", "s3Key": encode_key(key), "s3Bucket": "b"})
+    task = {"taskId": "t", "s3Key": encode_key(key), "s3Bucket": "b"}
 
     assert task_upload(task).location.key == key
 
@@ -36,7 +33,7 @@ def test_an_encoded_key_is_one_plain_csv_field(key: str) -> None:
 
 def test_schema_1_names_the_bucket_by_arn() -> None:
     arn = "arn:aws:s3:::b"
-    task = S3BatchOperationTask({"taskId": "t", "s3Key": "a%20b.jpg", "s3BucketArn": arn})
+    task = {"taskId": "t", "s3Key": "a%20b.jpg", "s3BucketArn": arn}
 
     upload = task_upload(task)
 

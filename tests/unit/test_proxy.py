@@ -135,7 +135,8 @@ def error_answer(error: Exception, request: HttpRequest | None) -> Response:
 
 @pytest.fixture
 def router() -> Router:
-    router = Router(on_error=error_answer)
+    router = Router()
+    router.on_error(error_answer)
 
     @router.get("/")
     def root(_: HttpRequest) -> Response:
@@ -219,6 +220,17 @@ def test_the_lambda_context_of_the_invocation_is_at_hand_while_it_is_resolved(
     router.resolve(events.api_event("rest", "GET", "/context"), context="the context")
 
     assert seen == ["the context"]
+
+
+def test_without_an_error_function_what_a_route_raises_propagates() -> None:
+    router = Router()
+
+    @router.get("/")
+    def root(_: HttpRequest) -> Response:
+        raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):
+        router.resolve(events.api_event("rest", "GET", "/"), context=None)
 
 
 def test_an_event_that_cannot_be_read_is_answered_in_the_format_it_claims(router) -> None:

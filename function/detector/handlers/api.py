@@ -61,6 +61,7 @@ settings = Settings.from_env()
 clients = AwsClients()
 logger, tracer, metrics = observability.powertools(settings)
 model = MeasuredModel(ModelHolder(settings, clients=clients), tracer, metrics)
+app = Router()
 
 HTML_MEDIA_TYPE = "text/html; charset=utf-8"
 DEMO_PAGE = Path(__file__).resolve().parents[1] / "static" / "index.html"
@@ -118,6 +119,7 @@ def request_id() -> str | None:
 
 
 # --- errors: the one place where exceptions become statuses -----------------------------------
+@app.on_error
 def error_for(error: Exception, request: HttpRequest | None) -> Response:
     if isinstance(error, DetectorError):
         return error_response(error)
@@ -149,9 +151,6 @@ def status_for(error: DetectorError) -> HTTPStatus:
         if kind in STATUS:
             return STATUS[kind]
     return HTTPStatus.INTERNAL_SERVER_ERROR
-
-
-app = Router(on_error=error_for)
 
 
 # --- guards: run before a route, each may refuse the request ----------------------------------

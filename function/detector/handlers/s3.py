@@ -1,25 +1,19 @@
 """The S3 upload entry point: S3 notifications direct, through SQS, or from EventBridge,
 and S3 Batch Operations tasks (``detector backfill``).
 
-Through SQS each message is one record of a partial batch (Powertools' batch utility): a
-record that fails is reported in ``batchItemFailures`` and retried alone. Direct and
-EventBridge invocations process every upload, then fail the invocation if any upload
-failed for a reason worth a retry (results are idempotent, so a retry redoes no harm).
+Through SQS each message is one record of a partial batch: a record that fails is reported
+in ``batchItemFailures`` and retried alone; when every one fails, the invocation fails.
+Direct and EventBridge invocations process every upload, then fail the invocation if any
+upload failed for a reason worth a retry (results are idempotent, so a retry redoes no harm).
 Every upload, and every failure, logs exactly one structured line saying what became of it.
 Batch Operations gets one result per task (detector.service.batch_operations).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from detector import observability, snapstart
@@ -31,10 +25,12 @@ from detector.service import batch_operations
 from detector.service.request import DetectRequest
 from detector.service.uploads import (
     Outcome,
+    SqsMessage,
     Upload,
     UploadReport,
     check_configuration,
     process_upload,
+    sqs_messages,
     uploads_in_eventbridge,
     uploads_in_notification,
     uploads_in_sqs_body,
@@ -47,7 +43,6 @@ settings = Settings.from_env()
 clients = AwsClients()
 logger, tracer, metrics = observability.powertools(settings)
 model = MeasuredModel(ModelHolder(settings, clients=clients), tracer, metrics)
-processor = BatchProcessor(event_type=EventType.SQS)
 if settings.snap_start:
     snapstart.register(model, clients)
 
@@ -112,9 +107,9 @@ def run_upload(
     return report
 
 
-def process_sqs_record(record: SQSRecord) -> list[UploadReport]:
+def process_sqs_message(message: SqsMessage) -> list[UploadReport]:
     try:
-        uploads = uploads_in_sqs_body(record.body)
+        uploads = uploads_in_sqs_body(message.body)
     except DetectorError as error:
         # Kept for a human: retried until the dead-letter queue holds it.
         logger.error(
@@ -125,17 +120,39 @@ def process_sqs_record(record: SQSRecord) -> list[UploadReport]:
     return [process(upload) for upload in uploads]
 
 
-def process_all(uploads: list[Upload]) -> dict[str, Any]:
-    """Every upload gets its turn; the first failure (logged by process) is raised at the end."""
-    reports, failures = [], []
-    for upload in uploads:
+Item = TypeVar("Item")
+Done = TypeVar("Done")
+
+
+def each(
+    work: Callable[[Item], Done], items: Sequence[Item]
+) -> tuple[list[Done], list[tuple[Item, Exception]]]:
+    """Every item gets its turn, whatever an earlier one raised (``work`` logs its failures):
+    what succeeded, and the items that failed with their errors."""
+    done, failures = [], []
+    for item in items:
         try:
-            reports.append(process(upload))
+            done.append(work(item))
         except Exception as error:
-            failures.append(error)
+            failures.append((item, error))
+    return done, failures
+
+
+def process_all(uploads: list[Upload]) -> dict[str, Any]:
+    """Every upload gets its turn; the first failure is raised at the end."""
+    reports, failures = each(process, uploads)
     if failures:
-        raise failures[0]
+        raise failures[0][1]
     return {"processed": [report.outcome.value for report in reports]}
+
+
+def process_sqs_batch(messages: list[SqsMessage]) -> dict[str, Any]:
+    """SQS's partial batch response: only the messages that failed are delivered again. When
+    every one failed the invocation fails with the first error, so that it counts as one."""
+    _, failures = each(process_sqs_message, messages)
+    if failures and len(failures) == len(messages):
+        raise failures[0][1]
+    return {"batchItemFailures": [{"itemIdentifier": item.message_id} for item, _ in failures]}
 
 
 def event_source(event: Any) -> str:
@@ -155,7 +172,7 @@ def uploads_in_event(event: Mapping[str, Any], source: str) -> list[Upload]:
     return uploads_in_eventbridge(event) if source == "aws.s3" else uploads_in_notification(event)
 
 
-def handle(event: dict[str, Any], context: LambdaContext) -> Mapping[str, Any]:
+def handle(event: dict[str, Any]) -> Mapping[str, Any]:
     metrics.clear_metrics()  # leftovers of an invocation that recorded none (see api.py)
     try:
         check_configuration(settings)
@@ -164,18 +181,17 @@ def handle(event: dict[str, Any], context: LambdaContext) -> Mapping[str, Any]:
             return batch_operations.answer(event, process_task, settings)
         metrics.add_dimension(name="route", value="s3-upload")
         source = event_source(event)
-        # SQS messages are parsed one by one, as records of the batch
-        uploads = [] if source == "aws:sqs" else uploads_in_event(event, source)
+        # An SQS message's body is parsed in its turn: a bad one fails alone.
+        batch = sqs_messages(event) if source == "aws:sqs" else None
+        uploads = [] if batch is not None else uploads_in_event(event, source)
     except DetectorError as error:
         logger.error(
             "invocation refused",
             extra={"outcome": "retry", "code": error.code, "reason": error.message},
         )
         raise
-    if source == "aws:sqs":
-        return process_partial_response(
-            event=event, record_handler=process_sqs_record, processor=processor, context=context
-        )
+    if batch is not None:
+        return process_sqs_batch(batch)
     return process_all(uploads)
 
 
@@ -183,4 +199,4 @@ def handle(event: dict[str, Any], context: LambdaContext) -> Mapping[str, Any]:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Mapping[str, Any]:
-    return handle(event, context)
+    return handle(event)

@@ -22,16 +22,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
-from urllib.parse import quote
+from typing import Any, Literal
+from urllib.parse import quote, unquote_plus
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.data_classes.s3_batch_operation_event import (
-    RESULT_CODE_TYPE,
-    S3BatchOperationEvent,
-    S3BatchOperationResponseRecord,
-    S3BatchOperationTask,
-)
 
 from detector import aws
 from detector.aws import S3Location
@@ -45,10 +39,14 @@ from detector.service.request import DetectRequest, parse_options
 from detector.service.uploads import Outcome, Upload, UploadReport
 from detector.settings import Settings
 
+ResultCode = Literal["Succeeded", "TemporaryFailure", "PermanentFailure"]
+Task = Mapping[str, Any]  # {"taskId", "s3Key", "s3VersionId", "s3BucketArn" or "s3Bucket"}
+TaskResult = dict[str, str]  # {"taskId", "resultCode", "resultString"}
+
 SCHEMA_VERSIONS = frozenset({"1.0", "2.0"})
 # Our answer names every task; one it did not name would be a bug of ours, which a retry
-# would only repeat, so the report should show it (Powertools' default is "Succeeded").
-TREAT_MISSING_KEYS_AS: RESULT_CODE_TYPE = "PermanentFailure"
+# would only repeat, so the report should show it (the documented default is "Succeeded").
+TREAT_MISSING_KEYS_AS: ResultCode = "PermanentFailure"
 MAX_RESULT_STRING = 512  # the completion report's ResultMessage: enough for a key and a reason
 
 logger = Logger(child=True)  # the handler's Powertools Logger formats and filters it
@@ -76,7 +74,6 @@ def answer(event: dict[str, Any], process: ProcessTask, settings: Settings) -> d
     A malformed event raises BadRequestError (the invocation fails, as for any event that
     is not one); everything that happens to one task is in that task's result.
     """
-    invocation = S3BatchOperationEvent(event)
     version = event.get("invocationSchemaVersion")
     if version not in SCHEMA_VERSIONS or not isinstance(event.get("invocationId"), str):
         raise BadRequestError(
@@ -86,23 +83,21 @@ def answer(event: dict[str, Any], process: ProcessTask, settings: Settings) -> d
     if not isinstance(tasks, list) or not tasks or not all(isinstance(t, dict) for t in tasks):
         raise BadRequestError("the S3 Batch Operations event has no tasks, or malformed ones")
     try:
-        options = _job_options(invocation, settings)
+        options = _job_options(event, settings)
     except BadRequestError as error:
         # The job's fault, not the objects': every task fails the same way, nothing is written.
-        records = [_failed(task, error) for task in invocation.tasks]
+        results = [_failed(task, error) for task in tasks]
     else:
-        records = [_run(task, options, process) for task in invocation.tasks]
-    # Powertools' S3BatchOperationResponse.asdict() refuses all but exactly one result;
-    # the documented answer is a list with one result per task.
+        results = [_run(task, options, process) for task in tasks]
     return {
-        "invocationSchemaVersion": invocation.invocation_schema_version,
+        "invocationSchemaVersion": version,
         "treatMissingKeysAs": TREAT_MISSING_KEYS_AS,
-        "invocationId": invocation.invocation_id,
-        "results": [record.asdict() for record in records],
+        "invocationId": event["invocationId"],
+        "results": results,
     }
 
 
-def task_upload(task: S3BatchOperationTask) -> Upload:
+def task_upload(task: Task) -> Upload:
     """The task's object, its key decoded; BadRequestError when the task is malformed."""
     try:
         arn, bucket, key = task.get("s3BucketArn"), task.get("s3Bucket"), task["s3Key"]
@@ -116,15 +111,15 @@ def task_upload(task: S3BatchOperationTask) -> Upload:
         raise BadRequestError("an S3 Batch Operations task needs a bucket and a key")
     if version is not None and not isinstance(version, str):
         raise BadRequestError("an S3 Batch Operations task's s3VersionId must be a string")
-    return Upload(S3Location(bucket, task.s3_key, version or None))
+    return Upload(S3Location(bucket, unquote_plus(key), version or None))
 
 
-def _job_options(invocation: S3BatchOperationEvent, settings: Settings) -> DetectRequest:
+def _job_options(event: Mapping[str, Any], settings: Settings) -> DetectRequest:
     """The job's detection options (schema 1.0 has none); BadRequestError when wrong.
 
     ``annotate`` left out of the arguments means the function's own setting.
     """
-    job = invocation.get("job")
+    job = event.get("job")
     arguments = (job.get("userArguments") if isinstance(job, dict) else None) or {}
     if not isinstance(arguments, Mapping):
         raise BadRequestError("job.userArguments must be an object")
@@ -134,9 +129,7 @@ def _job_options(invocation: S3BatchOperationEvent, settings: Settings) -> Detec
     return request
 
 
-def _run(
-    task: S3BatchOperationTask, options: DetectRequest, process: ProcessTask
-) -> S3BatchOperationResponseRecord:
+def _run(task: Task, options: DetectRequest, process: ProcessTask) -> TaskResult:
     try:
         report = process(task_upload(task), options)
     except DetectorError as error:
@@ -144,20 +137,20 @@ def _run(
     except Exception:
         # A bug of ours: the trace goes to the log; the report says where to look.
         logger.exception("batch operations task failed unexpectedly", extra={"task_id": _id(task)})
-        return _record(_id(task), "PermanentFailure", "internal_error: see the function's log")
-    return _report_record(_id(task), report)
+        return _result(_id(task), "PermanentFailure", "internal_error: see the function's log")
+    return _report_result(_id(task), report)
 
 
-def _failed(task: S3BatchOperationTask, error: DetectorError) -> S3BatchOperationResponseRecord:
+def _failed(task: Task, error: DetectorError) -> TaskResult:
     code = _result_code(error)
     logger.warning(
         "batch operations task failed",
         extra={"task_id": _id(task), "result_code": code, "error": error.code},
     )
-    return _record(_id(task), code, f"{error.code}: {error.message}")
+    return _result(_id(task), code, f"{error.code}: {error.message}")
 
 
-def _result_code(error: DetectorError) -> RESULT_CODE_TYPE:
+def _result_code(error: DetectorError) -> ResultCode:
     """Temporary only when a retry may succeed.
 
     S3's verdict is detector.aws's; a model that did not load (its key, S3, memory) is
@@ -169,26 +162,26 @@ def _result_code(error: DetectorError) -> RESULT_CODE_TYPE:
     return "TemporaryFailure" if transient else "PermanentFailure"
 
 
-def _id(task: S3BatchOperationTask) -> str:
+def _id(task: Task) -> str:
     return str(task.get("taskId", ""))
 
 
-def _report_record(task_id: str, report: UploadReport) -> S3BatchOperationResponseRecord:
+def _report_result(task_id: str, report: UploadReport) -> TaskResult:
     if report.outcome is Outcome.DETECTED:
-        return _record(task_id, "Succeeded", str(report.result))
+        return _result(task_id, "Succeeded", str(report.result))
     if report.outcome is Outcome.SKIPPED:
-        return _record(task_id, "Succeeded", f"skipped: {report.reason}")
+        return _result(task_id, "Succeeded", f"skipped: {report.reason}")
     if report.outcome is Outcome.FAILED:
         # The object itself is at fault (missing, not an image): retrying gives the same.
-        return _record(
+        return _result(
             task_id, "PermanentFailure", f"{report.reason}: error document {report.result}"
         )
     # REFUSED (a bucket outside INPUT_BUCKETS), ABANDONED (S3 refuses even the error
     # document: its key would be too long): nothing was written, and never will be.
-    return _record(task_id, "PermanentFailure", f"{report.outcome.value}: {report.reason}")
+    return _result(task_id, "PermanentFailure", f"{report.outcome.value}: {report.reason}")
 
 
-def _record(task_id: str, code: RESULT_CODE_TYPE, text: str) -> S3BatchOperationResponseRecord:
+def _result(task_id: str, code: ResultCode, text: str) -> TaskResult:
     if len(text) > MAX_RESULT_STRING:
         text = text[: MAX_RESULT_STRING - 1] + "…"
-    return S3BatchOperationResponseRecord(task_id=task_id, result_code=code, result_string=text)
+    return {"taskId": task_id, "resultCode": code, "resultString": text}

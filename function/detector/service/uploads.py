@@ -122,6 +122,28 @@ def uploads_in_eventbridge(event: Mapping[str, Any]) -> list[Upload]:
     return [_upload(event, "detail", "version-id", "etag")]
 
 
+@dataclass(frozen=True)
+class SqsMessage:
+    """One message of an SQS batch: its id names it in ``batchItemFailures``."""
+
+    message_id: str
+    body: str
+
+
+def sqs_messages(event: Mapping[str, Any]) -> list[SqsMessage]:
+    """The messages of an SQS batch; BadRequestError when one has no id to report it by or
+    no body to read (SQS sends neither: the invocation is refused as a whole)."""
+    records = event.get("Records")
+    messages = []
+    for record in records if isinstance(records, list) else []:
+        message_id = record.get("messageId") if isinstance(record, Mapping) else None
+        body = record.get("body") if isinstance(record, Mapping) else None
+        if not isinstance(message_id, str) or not message_id or not isinstance(body, str):
+            raise BadRequestError("an SQS record without a messageId and a body")
+        messages.append(SqsMessage(message_id, body))
+    return messages
+
+
 def uploads_in_sqs_body(body: str) -> list[Upload]:
     """S3 notifications delivered through SQS carry the notification as the message body."""
     try:

@@ -20,7 +20,6 @@ from typing import Any
 import boto3
 import botocore.session
 import pytest
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import (
     ConnectTimeoutError,
@@ -36,6 +35,7 @@ from hypothesis import strategies as st
 from detector import aws
 from detector.aws import S3Location
 from detector.errors import (
+    DetectorError,
     StorageAccessDeniedError,
     StorageArchivedError,
     StorageError,
@@ -339,7 +339,7 @@ def retried_messages(handler: ModuleType, batch: dict[str, Any], context: Any) -
     all of them when every one failed (then the invocation itself fails)."""
     try:
         response = handled(handler, batch, context)
-    except BatchProcessingError:
+    except DetectorError:
         return {record["messageId"] for record in batch["Records"]}
     return {item["itemIdentifier"] for item in response["batchItemFailures"]}
 
