@@ -10,7 +10,9 @@ round's candidates see the same load). A first round, not counted, writes the by
 (the image compiles ours at build time) and fills the page cache.
 
 - ``imports``: ``import detector.handlers.api`` (and ``.s3``), tracing on and off, against
-  ``import onnxruntime, numpy, PIL.Image, boto3``, each in a fresh interpreter.
+  ``import onnxruntime, numpy, PIL.Image, boto3``, each in a fresh interpreter; and the floor
+  plus the libraries each handler cannot do without (``NEEDED_IMPORTS``): the bound on how
+  close a handler's import can come to the floor while it uses them.
 - ``coldstart``: process start → first detection answered. Ours: the API handler, the sealed
   model from S3 (KMS envelope), the bearer token checked against a Secrets Manager secret,
   an empty /tmp; tracing off and on. The floor
@@ -46,6 +48,14 @@ FLOOR_HANDLER = "benchmarks.floor.handler"
 API_HANDLER = "detector.handlers.api.lambda_handler"
 FLOOR_IMPORTS = "onnxruntime, numpy, PIL.Image, boto3"
 FLOOR = "floor: " + FLOOR_IMPORTS
+# What a handler cannot do without beyond the floor: the sealed model's AES-GCM and zstd,
+# base64 at C speed, Powertools' logger and metrics; the API handler also verifies tokens.
+# Their import alone bounds how close to the floor a handler's import can come.
+NEEDED_IMPORTS = {
+    "upload": "cryptography.hazmat.primitives.ciphers.aead, zstandard, pybase64, "
+    "aws_lambda_powertools.logging, aws_lambda_powertools.metrics",
+}
+NEEDED_IMPORTS["api"] = NEEDED_IMPORTS["upload"] + ", jwt"
 BUCKET = "models"
 JWT_SECRET_NAME = "detector/bench-jwt"
 JWT_SECRET = "bench-only-secret-" + "0" * 32  # a local token secret, nothing else
@@ -158,6 +168,11 @@ def imports_section(rounds: int = 7) -> list[Any]:
     # Powertools' Tracer traces only where LAMBDA_TASK_ROOT says it runs in Lambda.
     in_lambda = {**base, "LAMBDA_TASK_ROOT": str(REPO), "AWS_REGION": "us-east-1"}
     cases = {FLOOR: (f"import {FLOOR_IMPORTS}", base)}
+    for handler, needed in NEEDED_IMPORTS.items():
+        cases[f"floor + what the {handler} handler needs: {needed}"] = (
+            f"import {FLOOR_IMPORTS}, {needed}",
+            base,
+        )
     for tracing in ("off", "on"):
         env = {**in_lambda, "POWERTOOLS_TRACE_DISABLED": "true" if tracing == "off" else "false"}
         for handler in ("api", "s3"):

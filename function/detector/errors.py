@@ -103,7 +103,7 @@ class MethodNotAllowedError(DetectorError):
 
     code = "method_not_allowed"
 
-    def __init__(self, message: str, allow: str) -> None:
+    def __init__(self, message: str, allow: str = "") -> None:
         super().__init__(message)
         self.allow = allow
 

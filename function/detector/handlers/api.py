@@ -132,7 +132,7 @@ def error_response(error: DetectorError) -> Response:
     """``{"error": {"code", "message"}, "request_id"}`` with the status of the error's class."""
     status = status_for(error)
     headers = {}
-    if isinstance(error, MethodNotAllowedError):
+    if isinstance(error, MethodNotAllowedError) and error.allow:
         headers["Allow"] = error.allow
     if isinstance(error, UnauthorizedError | InsufficientScopeError):
         headers["WWW-Authenticate"] = challenge(error, settings.jwt_required_scope)
