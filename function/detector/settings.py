@@ -28,6 +28,8 @@ ORT_THREADS = "ORT_THREADS"  # onnxruntime intra-op threads; default: the CPUs w
 LAMBDA_MEMORY_MB = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
 # Set by Lambda itself: on-demand, provisioned-concurrency or snap-start.
 INITIALIZATION_TYPE = "AWS_LAMBDA_INITIALIZATION_TYPE"
+# Set by Lambda itself: where its runtime client (awslambdaric) asks for events.
+RUNTIME_API = "AWS_LAMBDA_RUNTIME_API"
 # --- detection defaults ------------------------------------------------------------------
 CONF_THRESHOLD = "CONF_THRESHOLD"
 IOU_THRESHOLD = "IOU_THRESHOLD"
@@ -200,6 +202,12 @@ class Settings:
     @property
     def image_limits(self) -> ImageLimits:
         return ImageLimits(self.max_image_pixels, self.max_jpeg_scans, self.max_image_chunks)
+
+
+def under_lambda_runtime(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether this process is a Lambda runtime's (or ``awslambdaric`` against a local
+    Runtime API): what imports a handler there is a cold start, and events will follow."""
+    return bool((os.environ if environ is None else environ).get(RUNTIME_API))
 
 
 def _text(env: Mapping[str, str], name: str) -> str | None:

@@ -40,6 +40,7 @@ from aws_lambda_powertools import Logger
 from PIL import Image
 from snapshot_restore_py import register_after_restore, register_before_snapshot
 
+from detector import startup
 from detector.aws import AwsClients
 from detector.errors import ModelUnavailableError
 from detector.observability import MeasuredModel
@@ -82,12 +83,15 @@ def load_and_warm_up(model: MeasuredModel, prepare: Sequence[Callable[[], object
     started = time.perf_counter()
     loaded.detector.detect(warm_up_image())
     warm_up_ms = round((time.perf_counter() - started) * 1000, 3)
+    # The snapshot holds the collector running and what the initialisation built frozen.
+    frozen = startup.resume()
     logger.info(
         "ready for the snapshot: model loaded and warmed up",
         extra={
             "model_id": loaded.model_id,
             "timings_ms": loaded.timings_ms,
             "warm_up_ms": warm_up_ms,
+            "frozen_objects": frozen,
         },
     )
 

@@ -25,12 +25,18 @@ from detector.local.tokens import sign_token
 
 SECRET = "a-local-test-secret-of-at-least-32-bytes!"
 PROBE = """
+    import gc
     import sys
     from detector.handlers import api
+
+    AT_IMPORT = {"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}
 
     def handler(event, context):
         if event.get("probe") == "modules":
             return sorted(sys.modules)
+        if event.get("probe") == "collector":
+            now = {"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}
+            return {"at_import": AT_IMPORT, "now": now}
         return api.lambda_handler(event, context)
 """
 
@@ -156,3 +162,19 @@ def test_neither_handler_imports_powertools_event_parsing_or_batch_utilities(
         "asyncio",
     }
     assert heavy & loaded == set()
+
+
+def test_the_collector_is_paused_for_the_cold_start_and_resumes_with_it_frozen(
+    runtime, model_path: Path, dog_jpg: Path, tmp_path: Path, token: str
+) -> None:
+    # GIVEN the API handler started by the runtime client, as Lambda starts it
+    function = runtime(function_env(model_path, tmp_path, POWERTOOLS_TRACE_DISABLED="true"))
+    # WHEN it answers its first detection
+    detect(function, dog_jpg.read_bytes(), token)
+    collector = function.invoke({"probe": "collector"}).json()
+    # THEN the collector was paused while the handler was imported, nothing frozen yet
+    assert collector["at_import"] == {"enabled": False, "frozen": 0}
+    # and runs again after the first answer, with what the cold start built (modules,
+    # classes, the session: ~90,000 objects from a local model) out of its sight
+    assert collector["now"]["enabled"] is True
+    assert collector["now"]["frozen"] > 50_000

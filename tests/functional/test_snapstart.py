@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -168,6 +169,9 @@ def test_the_snapshot_holds_a_warm_model_and_the_restore_renews_clients_and_rech
         # after-restore hook has run
         assert "ready for the snapshot: model loaded and warmed up" in before
         assert '"model_id":"yolox-nano-v1"' in before
+        # with the collector running again, what the initialisation built frozen
+        frozen = re.search(r'"frozen_objects":(\d+)', before)
+        assert frozen and int(frozen.group(1)) > 100_000
         assert "restored from the snapshot" not in before
         assert fetches_before >= 1  # the model's download and key unwrap needed credentials
 

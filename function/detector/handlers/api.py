@@ -19,7 +19,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from detector import aws, observability, snapstart
+from detector import aws, observability, snapstart, startup
 from detector.auth import TokenVerifier, challenge
 from detector.aws import AwsClients, S3Location
 from detector.errors import (
@@ -242,6 +242,7 @@ def fetch_image(source: S3Location | None) -> bytes:
         return aws.get_object(clients.s3, source, max_bytes=settings.max_image_bytes).body
 
 
+@startup.resumes_after_the_first_call
 @logger.inject_lambda_context(
     correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False, clear_state=True
 )

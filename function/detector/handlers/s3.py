@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from detector import observability, snapstart
+from detector import observability, snapstart, startup
 from detector.aws import AwsClients
 from detector.errors import BadRequestError, DetectorError
 from detector.model.store import ModelHolder
@@ -195,6 +195,7 @@ def handle(event: dict[str, Any]) -> Mapping[str, Any]:
     return process_all(uploads)
 
 
+@startup.resumes_after_the_first_call
 @logger.inject_lambda_context(log_event=False, clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(capture_cold_start_metric=True)

@@ -393,12 +393,16 @@ class LambdaProcess:
         task_root: Path | None = None,
         snap_start: bool = False,
         python: str = sys.executable,
+        inherit_environ: bool = True,
     ) -> LambdaProcess:
         """Start the runtime on ``handler``; ``env`` adds to (and wins over) this process's
-        environment and Lambda's variables. ``snap_start``: initialise for a snapshot
-        (``AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`` rather than ``on-demand``)."""
+        environment and Lambda's variables. ``inherit_environ=False``: ``env`` is the whole
+        environment (besides Lambda's variables), nothing of this process's is added back.
+        ``snap_start``: initialise for a snapshot (``AWS_LAMBDA_INITIALIZATION_TYPE=snap-start``
+        rather than ``on-demand``)."""
         root = task_root or Path.cwd()
-        environ = {**os.environ, **lambda_environ(handler, api, task_root=root), **(env or {})}
+        inherited = os.environ if inherit_environ else {}
+        environ = {**inherited, **lambda_environ(handler, api, task_root=root), **(env or {})}
         if snap_start:
             environ["AWS_LAMBDA_INITIALIZATION_TYPE"] = "snap-start"
         log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
