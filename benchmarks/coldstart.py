@@ -186,8 +186,15 @@ def imports_section(rounds: int = 7) -> list[Any]:
     from benchmarks.bench import Row  # noqa: PLC0415
 
     base = clean_environ()
-    # Powertools' Tracer traces only where LAMBDA_TASK_ROOT says it runs in Lambda.
-    in_lambda = {**base, "LAMBDA_TASK_ROOT": str(REPO), "AWS_REGION": "us-east-1"}
+    # As Lambda imports a handler: Powertools' Tracer traces only where LAMBDA_TASK_ROOT says
+    # it runs in Lambda, and a Runtime API address pauses the collector (detector.startup);
+    # the import reads no more of it than that it is set.
+    in_lambda = {
+        **base,
+        "LAMBDA_TASK_ROOT": str(REPO),
+        "AWS_REGION": "us-east-1",
+        "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001",
+    }
     cases = {FLOOR: (f"import {FLOOR_IMPORTS}", base)}
     for handler, needed in NEEDED_IMPORTS.items():
         cases[f"floor + what the {handler} handler needs: {needed}"] = (
