@@ -28,16 +28,29 @@ _session: ort.InferenceSession | None = None
 def session() -> ort.InferenceSession:
     global _session  # noqa: PLW0603 - one session per process, as a Lambda handler keeps it
     if _session is None:
-        bucket, _, key = os.environ[MODEL_URI].removeprefix("s3://").partition("/")
-        model = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        _session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        _session = one_thread_session(fetch(MODEL_URI))
     return _session
 
 
+def fetch(uri_variable: str) -> bytes:
+    """The S3 object named by the environment variable ``uri_variable`` (``s3://b/k``)."""
+    bucket, _, key = os.environ[uri_variable].removeprefix("s3://").partition("/")
+    body: bytes = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    return body
+
+
+def one_thread_session(model: bytes) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
-    model = session()
+    return answer(session(), event)
+
+
+def answer(model: ort.InferenceSession, event: dict[str, Any]) -> dict[str, Any]:
+    """The JPEG in an HTTP API event's body, resized, run, its boxes over 0.25 counted."""
     model_input = model.get_inputs()[0]
     height, width = model_input.shape[2:]
     image = Image.open(io.BytesIO(base64.b64decode(event["body"]))).convert("RGB")

@@ -10,21 +10,18 @@ product's requirements take before any code of ours runs (``coldstart`` section)
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import io
-import json
 import os
 import struct
 from typing import Any
 
 import boto3
 import jwt
-import numpy as np
 import onnxruntime as ort
 import zstandard
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from PIL import Image
+
+from benchmarks import floor
 
 MODEL_URI = "FLOOR_SEALED_MODEL_URI"  # s3://bucket/key of an envelope made by pack()
 SECRET_ID = "JWT_SECRET_ID"
@@ -58,12 +55,8 @@ def unpack(envelope: bytes, kms: Any) -> bytes:
 def session() -> ort.InferenceSession:
     global _session  # noqa: PLW0603 - one session per process, as a Lambda handler keeps it
     if _session is None:
-        bucket, _, key = os.environ[MODEL_URI].removeprefix("s3://").partition("/")
-        envelope = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        model = unpack(envelope, boto3.client("kms"))
-        _session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        model = unpack(floor.fetch(MODEL_URI), boto3.client("kms"))
+        _session = floor.one_thread_session(model)
     return _session
 
 
@@ -78,12 +71,4 @@ def secret() -> str:
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     token = event["headers"]["authorization"].removeprefix("Bearer ")
     jwt.decode(token, secret(), algorithms=["HS256"])
-    model = session()
-    model_input = model.get_inputs()[0]
-    height, width = model_input.shape[2:]
-    image = Image.open(io.BytesIO(base64.b64decode(event["body"]))).convert("RGB")
-    pixels = np.asarray(image.resize((width, height)), dtype=np.float32)
-    output = model.run(None, {model_input.name: pixels.transpose(2, 0, 1)[None]})[0][0]
-    scores = output[:, 4] * output[:, 5:].max(axis=1)
-    boxes = int((scores > 0.25).sum())
-    return {"statusCode": 200, "body": json.dumps({"boxes": boxes})}
+    return floor.answer(session(), event)
