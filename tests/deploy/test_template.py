@@ -34,6 +34,7 @@ LEFT_TO_DEFAULTS = {
     settings.ORT_THREADS: "the code counts the CPUs the function may use",
     settings.LAMBDA_MEMORY_MB: "Lambda sets it from MemorySize",
     settings.INITIALIZATION_TYPE: "Lambda sets it: on-demand, or snap-start with SnapStart",
+    settings.RUNTIME_API: "Lambda sets it for its runtime client",
     settings.CONF_THRESHOLD: "the product default; each request may override it",
     settings.IOU_THRESHOLD: "the product default; each request may override it",
     settings.MAX_DET: "the product default; each request may override it",
