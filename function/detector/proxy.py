@@ -27,9 +27,10 @@ JSON_MEDIA_TYPE = "application/json"
 class HttpRequest:
     """One request, whichever payload format carried it.
 
-    ``headers`` have lower-case names; a name sent twice holds its values joined by ", ", as
-    payload 2.0 delivers it. ``query`` joins a repeated name's values by commas, as HTTP APIs
-    deliver them: the same request means the same behind every front door.
+    ``path`` has no trailing slash (but ``/`` itself). ``headers`` have lower-case names; a
+    name sent twice holds its values joined by ", ", as payload 2.0 delivers it. ``query``
+    joins a repeated name's values by commas, as HTTP APIs deliver them: the same request
+    means the same behind every front door.
     """
 
     method: str
@@ -47,11 +48,11 @@ class HttpRequest:
         if not isinstance(event, Mapping):
             raise BadRequestError("not an API Gateway or Function URL event")
         if event.get("version") == "2.0":
-            http = _mapping(_mapping(event.get("requestContext")).get("http"))
+            context = _mapping(event.get("requestContext"))
             return cls(
-                method=_text(http.get("method")),
-                path=_path_without_stage(
-                    _text(event.get("rawPath")), _mapping(event.get("requestContext")).get("stage")
+                method=_text(_mapping(context.get("http")).get("method")),
+                path=_normal_path(
+                    _path_without_stage(_text(event.get("rawPath")), context.get("stage"))
                 ),
                 headers=_headers(event.get("headers")),
                 query=_query(event.get("queryStringParameters")),
@@ -62,7 +63,7 @@ class HttpRequest:
         repeated = event.get("multiValueQueryStringParameters")
         return cls(
             method=_text(event.get("httpMethod")),
-            path=_text(event.get("path")),
+            path=_normal_path(_text(event.get("path"))),
             headers=_headers(event.get("headers")),
             query=_query(repeated) if repeated else _query(event.get("queryStringParameters")),
             body=_body(event.get("body")),
@@ -92,6 +93,11 @@ def _path_without_stage(raw_path: str, stage: Any) -> str:
         if raw_path == prefix or raw_path.startswith(prefix + "/"):
             return raw_path[len(prefix) :] or "/"
     return raw_path
+
+
+def _normal_path(path: str) -> str:
+    """``/health/`` is ``/health``; ``/`` stays ``/``."""
+    return path.rstrip("/") or "/"
 
 
 def _headers(value: Any) -> dict[str, str]:
@@ -152,7 +158,7 @@ class Response:
 
 RouteFunction = Callable[[HttpRequest], Response]
 Guard = Callable[[HttpRequest], None]
-ErrorFunction = Callable[[Exception, "HttpRequest | None"], Response]
+ErrorFunction = Callable[[Exception], Response]
 
 
 @dataclass(frozen=True)
@@ -162,9 +168,9 @@ class Route:
 
 
 class Router:
-    """Routes by method and exact path (a trailing slash ignored). The function registered
-    with ``on_error`` turns every exception, ours or not, into the response, so no request
-    ends without an answer (without one, exceptions propagate)."""
+    """Routes by method and exact path (``HttpRequest`` has dropped a trailing slash). The
+    function registered with ``on_error`` turns every exception, ours or not, into the
+    response, so no request ends without an answer (without one, exceptions propagate)."""
 
     def __init__(self) -> None:
         self.routes: dict[str, dict[str, Route]] = {}
@@ -199,13 +205,13 @@ class Router:
     def find(self, request: HttpRequest) -> Route:
         """The route for the request; ``NotFoundError`` or ``MethodNotAllowedError`` (with
         ``allow``, the methods the path does accept)."""
-        methods = self.routes.get(normal_path(request.path))
+        methods = self.routes.get(request.path)
         if methods is None:
             raise NotFoundError(f"no such route; try {', '.join(sorted(self.routes))}")
         route = methods.get(request.method.upper())
         if route is None:
             allow = ", ".join(methods)
-            raise MethodNotAllowedError(f"{normal_path(request.path)} accepts {allow} only", allow)
+            raise MethodNotAllowedError(f"{request.path} accepts {allow} only", allow)
         return route
 
     def resolve(self, event: Any, context: Any) -> dict[str, Any]:
@@ -223,13 +229,8 @@ class Router:
         except Exception as error:  # every failure gets an answer, through one function
             if self.error_function is None:
                 raise
-            response = self.error_function(error, request)
+            response = self.error_function(error)
         return response.to_event(request.payload_version if request else _version_of(event))
-
-
-def normal_path(path: str) -> str:
-    """``/health/`` is ``/health``; ``/`` stays ``/``."""
-    return path.rstrip("/") or "/"
 
 
 def _version_of(event: Any) -> str:

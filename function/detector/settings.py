@@ -204,10 +204,10 @@ class Settings:
         return ImageLimits(self.max_image_pixels, self.max_jpeg_scans, self.max_image_chunks)
 
 
-def under_lambda_runtime(environ: Mapping[str, str] | None = None) -> bool:
+def under_lambda_runtime() -> bool:
     """Whether this process is a Lambda runtime's (or ``awslambdaric`` against a local
     Runtime API): what imports a handler there is a cold start, and events will follow."""
-    return bool((os.environ if environ is None else environ).get(RUNTIME_API))
+    return bool(os.environ.get(RUNTIME_API))
 
 
 def _text(env: Mapping[str, str], name: str) -> str | None:

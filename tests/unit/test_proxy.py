@@ -61,6 +61,7 @@ def test_header_names_are_case_folded_and_a_name_sent_twice_keeps_both_values() 
     ("stage", "raw_path", "path"),
     [
         ("$default", "/detect", "/detect"),
+        ("$default", "/detect//", "/detect"),  # and no trailing slash, whatever the stage
         ("prod", "/prod/detect", "/detect"),
         ("prod", "/prod", "/"),
         ("prod", "/detect", "/detect"),  # a custom domain: no stage in the path
@@ -126,7 +127,7 @@ def test_a_binary_body_travels_base64_encoded() -> None:
 
 
 # --- the router -------------------------------------------------------------------------------
-def error_answer(error: Exception, request: HttpRequest | None) -> Response:
+def error_answer(error: Exception) -> Response:
     """What the API handler's on_error does, reduced to what these tests look at."""
     code = error.code if isinstance(error, DetectorError) else "internal_error"
     headers = {"Allow": error.allow} if isinstance(error, MethodNotAllowedError) else {}

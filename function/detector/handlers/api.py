@@ -45,7 +45,7 @@ from detector.errors import (
 from detector.model.store import ModelHolder
 from detector.observability import MeasuredModel
 from detector.pipeline.engine import DetectionResult
-from detector.proxy import HttpRequest, Response, Router, normal_path
+from detector.proxy import HttpRequest, Response, Router
 from detector.service.documents import (
     JPEG_MEDIA_TYPE,
     detection_document,
@@ -120,7 +120,7 @@ def request_id() -> str | None:
 
 # --- errors: the one place where exceptions become statuses -----------------------------------
 @app.on_error
-def error_for(error: Exception, request: HttpRequest | None) -> Response:
+def error_for(error: Exception) -> Response:
     if isinstance(error, DetectorError):
         return error_response(error)
     # The stack trace goes to the log only; the caller learns nothing about our internals.
@@ -156,8 +156,8 @@ def status_for(error: DetectorError) -> HTTPStatus:
 # --- guards: run before a route, each may refuse the request ----------------------------------
 def route_dimension(request: HttpRequest) -> None:
     """Every metric of this request is counted per route (unknown paths as one bucket)."""
-    route = normal_path(request.path)
-    metrics.add_dimension(name="route", value=route if route in app.routes else "other")
+    route = request.path if request.path in app.routes else "other"
+    metrics.add_dimension(name="route", value=route)
 
 
 def authenticated(request: HttpRequest) -> None:

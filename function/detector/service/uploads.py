@@ -136,8 +136,8 @@ def sqs_messages(event: Mapping[str, Any]) -> list[SqsMessage]:
     records = event.get("Records")
     messages = []
     for record in records if isinstance(records, list) else []:
-        message_id = record.get("messageId") if isinstance(record, Mapping) else None
-        body = record.get("body") if isinstance(record, Mapping) else None
+        fields = record if isinstance(record, Mapping) else {}
+        message_id, body = fields.get("messageId"), fields.get("body")
         if not isinstance(message_id, str) or not message_id or not isinstance(body, str):
             raise BadRequestError("an SQS record without a messageId and a body")
         messages.append(SqsMessage(message_id, body))
