@@ -21,6 +21,7 @@ In the Lambda image:
 - Shared services, one job each: ``settings`` (the only reader of the environment),
   ``errors`` (typed errors, mapped to statuses once), ``aws`` (the thin boto3 wrapper),
   ``proxy`` (API Gateway and Function URL events in, responses out, the router),
+  ``media`` (media types and image file suffixes),
   ``auth`` (JWT verification), ``observability`` (logs, metrics, traces around the model),
   ``cpus`` (the CPU share the engine's threads follow).
 

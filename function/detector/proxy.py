@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from detector.errors import BadRequestError, MethodNotAllowedError, NotFoundError
-
-JSON_MEDIA_TYPE = "application/json"
+from detector.media import JSON_MEDIA_TYPE
 
 
 @dataclass(frozen=True)

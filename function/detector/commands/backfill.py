@@ -34,11 +34,11 @@ from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlsplit
 
 from detector.errors import DetectorError
+from detector.media import IMAGE_SUFFIXES
 
 if TYPE_CHECKING:
     from detector.aws import S3Client, S3Location
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 DEFAULT_JOB_PREFIX = "backfill/"
 MANIFEST_FORMAT = "S3BatchOperations_CSV_20180820"
 INVENTORY_FORMAT = "S3InventoryReport_CSV_20161130"

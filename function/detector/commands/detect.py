@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, TextIO
 from detector.commands.options import Subcommands, add_model_options, load_model, positive_int
 from detector.commands.outcome import EXIT_OK, EXIT_SOME_FAILED
 from detector.errors import BadRequestError, DetectorError
+from detector.media import IMAGE_SUFFIXES
 from detector.settings import Settings
 
 if TYPE_CHECKING:
     from detector.pipeline.engine import DetectOptions, Detector
 
 # The formats the pipeline decodes; other files in a folder are passed over.
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 ANNOTATED_SUFFIX = ".jpg"  # appended, as the S3 flow names annotated/<key>.jpg
 
 

@@ -42,12 +42,12 @@ from detector.errors import (
     UnauthorizedError,
     UnsupportedMediaTypeError,
 )
+from detector.media import JPEG_MEDIA_TYPE
 from detector.model.store import ModelHolder
 from detector.observability import MeasuredModel
 from detector.pipeline.engine import DetectionResult
 from detector.proxy import HttpRequest, Response, Router
 from detector.service.documents import (
-    JPEG_MEDIA_TYPE,
     detection_document,
     error_document,
     model_document,

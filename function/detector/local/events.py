@@ -25,6 +25,7 @@ from urllib.parse import quote_plus, urlencode
 
 from detector.errors import BadRequestError
 from detector.local.tokens import mint_token
+from detector.media import IMAGE_MEDIA_TYPES_BY_SUFFIX
 from detector.settings import Settings
 
 ApiKind = Literal["rest", "http", "url"]
@@ -85,14 +86,6 @@ def api_event(
         now=now,
     )
     return _rest_event(request, stage) if kind == "rest" else _v2_event(kind, request)
-
-
-IMAGE_TYPES = {
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".png": "image/png",
-    ".webp": "image/webp",
-}
 
 
 def request_event(
@@ -159,7 +152,7 @@ def upload_event(
 
 def image_type(path: Path) -> str:
     """The media type of an image file, from its suffix."""
-    media_type = IMAGE_TYPES.get(path.suffix.lower())
+    media_type = IMAGE_MEDIA_TYPES_BY_SUFFIX.get(path.suffix.lower())
     if media_type is None:
         raise BadRequestError(f"{path.suffix} is not .jpg, .png or .webp")
     return media_type

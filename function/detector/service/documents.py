@@ -14,10 +14,6 @@ from detector.errors import DetectorError
 from detector.model.store import LoadedModel
 from detector.pipeline.engine import DetectionResult
 
-# What the documents are sent and stored as: JSON, and JPEG for annotated images.
-JSON_MEDIA_TYPE = "application/json"
-JPEG_MEDIA_TYPE = "image/jpeg"
-
 
 def class_names(model: LoadedModel) -> tuple[str, ...]:
     return model.detector.info.class_names

@@ -53,8 +53,8 @@ from detector.errors import (
     UnsupportedMediaTypeError,
     excerpt,
 )
+from detector.media import IMAGE_MEDIA_TYPES, JPEG_MEDIA_TYPE, JSON_MEDIA_TYPE
 from detector.pipeline.engine import DetectOptions
-from detector.service.documents import JPEG_MEDIA_TYPE, JSON_MEDIA_TYPE
 from detector.settings import (
     JSON_BODY_MARGIN_BYTES,
     MAX_CLASS_ITEMS,
@@ -64,7 +64,6 @@ from detector.settings import (
     parse_flag,
 )
 
-IMAGE_MEDIA_TYPES = frozenset({JPEG_MEDIA_TYPE, "image/png", "image/webp"})
 _SPACE = " \t"  # str.strip() alone would also take Unicode spaces and separators
 # [0-9], not \d: \d (and int(), float(), str.isdigit()) also match other scripts' digits.
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")

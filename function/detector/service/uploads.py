@@ -36,11 +36,10 @@ from detector.errors import (
     StorageRefusedError,
     UnsupportedMediaTypeError,
 )
+from detector.media import JPEG_MEDIA_TYPE, JSON_MEDIA_TYPE
 from detector.model.store import LoadedModel
 from detector.pipeline.engine import DetectionResult, DetectOptions
 from detector.service.documents import (
-    JPEG_MEDIA_TYPE,
-    JSON_MEDIA_TYPE,
     class_names,
     source_document,
     upload_result_document,
